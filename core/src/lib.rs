@@ -1,0 +1,14 @@
+//! Pure-Rust core of the traffic analyzer: everything that is knowledge rather than plumbing.
+//!
+//! No pgrx, no tokio: the HTTP front, the sensor and the Postgres extension all depend on this
+//! crate, so the packet schema defined here is the single source of truth for all of them.
+
+pub mod columns;
+pub mod mac;
+pub mod packet;
+pub mod wire;
+
+pub use columns::{Column, ColumnSink, ColumnType, COLUMNS};
+pub use mac::MacAddr;
+pub use packet::{FieldError, Limits, Packet};
+pub use wire::{decode_batch, BatchError, Format};
