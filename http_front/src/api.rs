@@ -1,0 +1,66 @@
+//! JSON reads.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use traffic_core::{ColumnType, COLUMNS};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// `GET /api/raw_packets/last/{count}`: the newest packets by capture time, newest first, in the
+/// ingest wire format (plus `id` and `inserted_at`).
+pub async fn last_raw_packets(
+    State(state): State<Arc<AppState>>,
+    count: Result<Path<u32>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let max = state.config.max_last_packets;
+    let count = match count {
+        Ok(Path(n)) if (1..=max).contains(&n) => n,
+        _ => {
+            return Err(ApiError::unprocessable(
+                format!("count must be a whole number from 1 to {max}"),
+                vec![json!("path"), json!("count")],
+            ))
+        }
+    };
+    let client = state.pool.get().await?;
+    let statement = client.prepare_cached(&last_packets_query()).await?;
+    let rows = client.query(&statement, &[&i64::from(count)]).await?;
+    // Postgres renders each row as JSON; the array is assembled here.
+    let mut body = String::with_capacity(rows.len() * 512 + 2);
+    body.push('[');
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(row.get::<_, &str>(0));
+    }
+    body.push(']');
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// One JSON object per packet, fields named as in the wire format, built from the core's columns.
+fn last_packets_query() -> String {
+    let fields: Vec<String> = COLUMNS
+        .iter()
+        .map(|c| {
+            let value = match c.ty {
+                ColumnType::Timestamptz => format!("extract(epoch FROM {})::float8", c.name),
+                ColumnType::Inet => format!("host({})", c.name),
+                ColumnType::Macaddr => format!("{}::text", c.name),
+                _ => c.name.to_string(),
+            };
+            format!("'{}', {value}", c.json)
+        })
+        .collect();
+    format!(
+        "SELECT json_build_object('id', id, {}, 'inserted_at', inserted_at)::text
+         FROM raw_packets ORDER BY ts DESC, id DESC LIMIT $1",
+        fields.join(", ")
+    )
+}

@@ -1,0 +1,42 @@
+//! `GET /health`: the original's shape, plus 503 with a reason when the database is unreachable.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::state::AppState;
+
+const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub async fn health(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
+    let timestamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+    let check = async {
+        let client = state.pool.get().await.map_err(|e| e.to_string())?;
+        let row = client
+            .query_one("SELECT EXISTS (SELECT FROM models WHERE active)", &[])
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok::<bool, String>(row.get(0))
+    };
+    let outcome = tokio::time::timeout(CHECK_TIMEOUT, check)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer from the database within {CHECK_TIMEOUT:?}")));
+    match outcome {
+        Ok(model_loaded) => {
+            (StatusCode::OK, Json(json!({ "status": "healthy", "model_loaded": model_loaded, "timestamp": timestamp })))
+        }
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({
+                "status": "unhealthy",
+                "model_loaded": false,
+                "timestamp": timestamp,
+                "reason": format!("database unreachable: {reason}"),
+            })),
+        ),
+    }
+}

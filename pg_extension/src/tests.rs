@@ -1,0 +1,131 @@
+// Schema tests, run inside Postgres by `cargo pgrx test` (included into lib.rs's `tests` module).
+
+use pgrx::prelude::*;
+
+fn count(sql: &str) -> i64 {
+    Spi::get_one::<i64>(sql).expect("query runs").expect("count is not null")
+}
+
+#[pg_test]
+fn raw_packets_matches_the_core_schema() {
+    let drift = Spi::get_one::<Vec<String>>("SELECT packet_schema_drift()").expect("runs").expect("not null");
+    assert!(drift.is_empty(), "raw_packets drifted from traffic_core::COLUMNS: {drift:?}");
+}
+
+#[pg_test]
+fn partitions_exist_around_today() {
+    let covered = count(
+        "SELECT count(*)
+         FROM generate_series((now() AT TIME ZONE 'UTC')::date - 1, (now() AT TIME ZONE 'UTC')::date + 7, interval '1 day') d
+         WHERE to_regclass('raw_packets_p' || to_char(d, 'YYYYMMDD')) IS NOT NULL",
+    );
+    assert_eq!(covered, 9, "a daily partition from yesterday to 7 days ahead");
+}
+
+#[pg_test]
+fn packets_of_any_date_are_stored_and_moved_out_of_the_default_partition() {
+    Spi::run(
+        "INSERT INTO raw_packets (ts, interface, length) VALUES
+            ('1999-03-04 10:00:00+00', 'eth0', 60),
+            ('1999-03-04 23:59:59.999999+00', 'eth0', 61),
+            ('1999-03-05 00:00:00+00', 'eth0', 62)",
+    )
+    .expect("old packets are accepted");
+    assert_eq!(count("SELECT count(*) FROM raw_packets_default"), 3);
+
+    let created = Spi::get_one::<i32>("SELECT ensure_raw_packet_partitions(ARRAY['1999-03-04'::date, '1999-03-04'])")
+        .expect("partition created")
+        .expect("count");
+    assert_eq!(created, 1);
+    assert_eq!(count("SELECT count(*) FROM raw_packets_p19990304"), 2, "the day's rows moved into its partition");
+    assert_eq!(count("SELECT count(*) FROM raw_packets_default"), 1, "the next day stays in the default");
+    assert_eq!(count("SELECT count(*) FROM raw_packets"), 3, "nothing lost or duplicated");
+
+    let again = Spi::get_one::<i32>("SELECT ensure_raw_packet_partitions(ARRAY['1999-03-04'::date])").expect("runs");
+    assert_eq!(again, Some(0), "idempotent");
+
+    Spi::run("INSERT INTO raw_packets (ts, interface, length) VALUES ('1999-03-04 12:00:00+00', 'eth0', 63)")
+        .expect("insert after the partition exists");
+    assert_eq!(count("SELECT count(*) FROM raw_packets_p19990304"), 3);
+}
+
+#[pg_test]
+#[should_panic(expected = "violates check constraint")]
+fn negative_lengths_are_refused() {
+    Spi::run("INSERT INTO raw_packets (ts, interface, length) VALUES (now(), 'eth0', -1)").unwrap();
+}
+
+#[pg_test]
+fn ingest_role_inserts_packets() {
+    Spi::run("SET LOCAL ROLE traffic_ingest").unwrap();
+    Spi::run("INSERT INTO raw_packets (ts, interface, length, src_ip) VALUES (now(), 'eth0', 60, '10.0.0.1')").unwrap();
+    Spi::run("INSERT INTO ingest_batches (batch_id, packet_count) VALUES ('b1', 1)").unwrap();
+    Spi::run("SELECT ensure_raw_packet_partitions(ARRAY[current_date + 30])").unwrap();
+}
+
+#[pg_test]
+#[should_panic(expected = "permission denied for table raw_packets")]
+fn ingest_role_cannot_read_packets() {
+    Spi::run("SET LOCAL ROLE traffic_ingest").unwrap();
+    Spi::run("SELECT count(*) FROM raw_packets").unwrap();
+}
+
+#[pg_test]
+#[should_panic(expected = "permission denied for table raw_packets")]
+fn ingest_role_cannot_delete_packets() {
+    Spi::run("SET LOCAL ROLE traffic_ingest").unwrap();
+    Spi::run("DELETE FROM raw_packets").unwrap();
+}
+
+#[pg_test]
+#[should_panic(expected = "permission denied for table raw_packets")]
+fn reader_role_cannot_insert_packets() {
+    Spi::run("SET LOCAL ROLE traffic_reader").unwrap();
+    Spi::run("INSERT INTO raw_packets (ts, interface, length) VALUES (now(), 'eth0', 60)").unwrap();
+}
+
+#[pg_test]
+fn reader_role_reads_dashboard_tables() {
+    Spi::run("SET LOCAL ROLE traffic_reader").unwrap();
+    for table in ["raw_packets", "aggregated_features", "detected_alerts", "models"] {
+        count(&format!("SELECT count(*) FROM {table}"));
+    }
+}
+
+#[pg_test]
+fn sensor_tokens_authenticate_until_revoked() {
+    let token = Spi::get_one::<String>("SELECT create_sensor_token('edge-1')").unwrap().unwrap();
+    assert!(token.starts_with("ta_") && token.len() > 60, "{token}");
+    let who = Spi::get_one_with_args::<String>("SELECT authenticate_sensor($1)", &[token.as_str().into()]).unwrap();
+    assert_eq!(who.as_deref(), Some("edge-1"));
+    assert_eq!(Spi::get_one::<i32>("SELECT revoke_sensor_tokens('edge-1')").unwrap(), Some(1));
+    let who = Spi::get_one_with_args::<String>("SELECT authenticate_sensor($1)", &[token.as_str().into()]).unwrap();
+    assert_eq!(who, None);
+}
+
+#[pg_test]
+#[should_panic(expected = "models_one_active")]
+fn only_one_model_is_active() {
+    Spi::run(
+        "INSERT INTO models (name, version, feature_version, classes, model, active) VALUES
+            ('a', 1, 1, '{Normal}', '{}', true), ('a', 2, 1, '{Normal}', '{}', true)",
+    )
+    .unwrap();
+}
+
+#[pg_test]
+fn one_window_row_per_key() {
+    Spi::run(
+        "INSERT INTO aggregated_features (window_seconds, window_start, window_end, scope, host)
+         VALUES (5, '2024-01-01', '2024-01-01 00:00:05', 'global', NULL)
+         ON CONFLICT DO NOTHING",
+    )
+    .unwrap();
+    Spi::run(
+        "INSERT INTO aggregated_features (window_seconds, window_start, window_end, scope, host)
+         VALUES (5, '2024-01-01', '2024-01-01 00:00:05', 'global', NULL)
+         ON CONFLICT DO NOTHING",
+    )
+    .unwrap();
+    assert_eq!(count("SELECT count(*) FROM aggregated_features"), 1);
+}
