@@ -189,6 +189,18 @@ mod tests {
         }
     }
 
+    fn all_fields_set() -> Packet {
+        let json = r#"{"timestamp": 1.7e9, "interface": "eth0", "src_ip": "10.0.0.1", "dst_ip": "::1",
+            "protocol": "TCP", "length": 60, "src_port": 1, "dst_port": 2, "tcp_flags": "SYN", "tcp_syn": true,
+            "tcp_ack": false, "tcp_fin": false, "tcp_rst": false, "tcp_psh": false, "tcp_urg": false,
+            "tcp_ece": false, "tcp_cwr": false, "tcp_window": 1024, "src_mac": "02:00:00:00:00:01",
+            "dst_mac": "02:00:00:00:00:02", "ttl": 64, "ip_version": 4, "icmp_type": 8, "icmp_code": 0,
+            "dns_query": "example.com", "dns_qtype": 1, "dns_response": false, "dns_rcode": 0,
+            "dns_answer_count": 0, "http_method": "GET", "http_host": "example.com", "http_path": "/",
+            "http_status": 200, "http_user_agent": "curl", "payload_length": 0, "sensor": "s1"}"#;
+        serde_json::from_str(json).unwrap()
+    }
+
     #[test]
     fn write_columns_follows_column_list() {
         let mut recorder = TypeRecorder::default();
@@ -199,12 +211,24 @@ mod tests {
 
     #[test]
     fn every_json_field_has_a_column() {
-        let json = serde_json::to_value(Packet::new(1.7e9, "eth0", 60)).unwrap();
+        let json = serde_json::to_value(all_fields_set()).unwrap();
         let fields: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
         let mut columns: Vec<&str> = COLUMNS.iter().map(|c| c.json).collect();
         let mut fields_sorted = fields.clone();
         fields_sorted.sort_unstable();
         columns.sort_unstable();
         assert_eq!(fields_sorted, columns);
+    }
+}
+
+#[cfg(test)]
+mod wire_tests {
+    use super::*;
+
+    #[test]
+    fn absent_fields_are_omitted_on_the_wire() {
+        let json = serde_json::to_value(Packet::new(1.7e9, "eth0", 60)).unwrap();
+        let keys: Vec<&String> = json.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["interface", "length", "timestamp"]);
     }
 }

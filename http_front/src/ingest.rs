@@ -192,8 +192,9 @@ async fn store(
         let count = i32::try_from(batch.count).unwrap_or(i32::MAX);
         let statement = tx
             .prepare_cached(
+                // No conflict target: inferring one would need SELECT, which the ingest role lacks.
                 "INSERT INTO ingest_batches (batch_id, sensor, packet_count) VALUES ($1, $2, $3)
-                 ON CONFLICT (batch_id) DO NOTHING",
+                 ON CONFLICT DO NOTHING",
             )
             .await?;
         // A concurrent retry of the same batch waits here until the first one commits or aborts.

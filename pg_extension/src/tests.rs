@@ -59,7 +59,10 @@ fn negative_lengths_are_refused() {
 fn ingest_role_inserts_packets() {
     Spi::run("SET LOCAL ROLE traffic_ingest").unwrap();
     Spi::run("INSERT INTO raw_packets (ts, interface, length, src_ip) VALUES (now(), 'eth0', 60, '10.0.0.1')").unwrap();
-    Spi::run("INSERT INTO ingest_batches (batch_id, packet_count) VALUES ('b1', 1)").unwrap();
+    // The front's idempotency statement, run twice: the retry is silently skipped.
+    for _ in 0..2 {
+        Spi::run("INSERT INTO ingest_batches (batch_id, packet_count) VALUES ('b1', 1) ON CONFLICT DO NOTHING").unwrap();
+    }
     Spi::run("SELECT ensure_raw_packet_partitions(ARRAY[current_date + 30])").unwrap();
 }
 

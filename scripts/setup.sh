@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Idempotent setup, as root on Debian 12: packages, cargo-pgrx, a running PostgreSQL 15 cluster,
+# the extension (release build) installed and created, the front's role, the front built.
+# Works on a fresh machine (peer/password auth) and on one where PG15 already runs with trust auth.
+# Running it again changes nothing.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PG_MAJOR=15
+PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
+PGRX_VERSION=0.18.0
+DB_NAME=${TA_DATABASE:-traffic_analyzer}
+CONF_DIR=/etc/traffic_analyzer
+FRONT_ENV=$CONF_DIR/front.env
+APT_PACKAGES=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libclang-dev libpcap-dev sudo
+              build-essential pkg-config curl ca-certificates)
+
+step() { printf '\n==> %s\n' "$*"; }
+
+[ "$(id -u)" = 0 ] || { echo "setup.sh: run as root (it installs packages and configures PostgreSQL)" >&2; exit 1; }
+export PATH="$HOME/.cargo/bin:$PATH"
+command -v cargo >/dev/null || { echo "setup.sh: cargo not found; install Rust (rustup) first" >&2; exit 1; }
+
+step "apt packages"
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+else
+    echo "all present"
+fi
+
+step "cargo-pgrx $PGRX_VERSION"
+if cargo pgrx --version 2>/dev/null | grep -q " $PGRX_VERSION\$"; then
+    echo "present"
+else
+    cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
+fi
+if grep -qs "^pg$PG_MAJOR = \"$PG_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+    echo "pgrx initialised for the system PostgreSQL $PG_MAJOR"
+else
+    cargo pgrx init --pg$PG_MAJOR "$PG_CONFIG"
+fi
+
+step "PostgreSQL $PG_MAJOR cluster"
+if ! pg_lsclusters -h | awk -v v=$PG_MAJOR '$1 == v && $2 == "main"' | grep -q .; then
+    pg_createcluster $PG_MAJOR main
+fi
+if ! pg_lsclusters -h | awk -v v=$PG_MAJOR '$1 == v && $2 == "main" {print $4}' | grep -q online; then
+    pg_ctlcluster --skip-systemctl-redirect $PG_MAJOR main start
+fi
+PG_PORT=$(pg_lsclusters -h | awk -v v=$PG_MAJOR '$1 == v && $2 == "main" {print $3}')
+for _ in $(seq 1 30); do pg_isready -q -h /var/run/postgresql -p "$PG_PORT" && break; sleep 1; done
+pg_isready -h /var/run/postgresql -p "$PG_PORT"
+
+# Superuser SQL through the local socket as the postgres OS user: peer or trust auth both allow it.
+as_postgres() { (cd / && sudo -u postgres psql -X -q -v ON_ERROR_STOP=1 -p "$PG_PORT" "$@"); }
+
+step "roles for root (tests, admin) and the database"
+as_postgres -d postgres <<'SQL'
+SELECT 'CREATE ROLE root SUPERUSER LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'root')
+\gexec
+SQL
+if [ -z "$(as_postgres -d postgres -Atc "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'")" ]; then
+    as_postgres -d postgres -c "CREATE DATABASE $DB_NAME"
+fi
+
+step "extension: release build, installed into PostgreSQL $PG_MAJOR"
+"$ROOT/scripts/install_extension.sh"
+
+step "CREATE EXTENSION traffic_analyzer in $DB_NAME"
+as_postgres -d "$DB_NAME" <<'SQL'
+CREATE EXTENSION IF NOT EXISTS traffic_analyzer;
+SELECT 'ALTER EXTENSION traffic_analyzer UPDATE'
+WHERE (SELECT extversion FROM pg_extension WHERE extname = 'traffic_analyzer')
+   <> (SELECT default_version FROM pg_available_extensions WHERE name = 'traffic_analyzer')
+\gexec
+SQL
+
+step "the front's login role (traffic_ingest + traffic_reader, nothing more)"
+mkdir -p "$CONF_DIR"
+if [ ! -s "$FRONT_ENV" ]; then
+    password=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    umask 077
+    printf 'TA_FRONT_PASSWORD=%s\n' "$password" > "$FRONT_ENV"
+fi
+# shellcheck disable=SC1090
+. "$FRONT_ENV"
+as_postgres -d "$DB_NAME" -v pw="$TA_FRONT_PASSWORD" <<'SQL'
+SELECT 'CREATE ROLE traffic_front LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'traffic_front')
+\gexec
+SELECT format('ALTER ROLE traffic_front PASSWORD %L', :'pw')
+WHERE NOT EXISTS (SELECT FROM pg_authid WHERE rolname = 'traffic_front' AND rolpassword IS NOT NULL)
+\gexec
+GRANT traffic_ingest, traffic_reader TO traffic_front;
+SQL
+grep -q '^DATABASE_URL=' "$FRONT_ENV" || \
+    printf 'DATABASE_URL=postgres://traffic_front:%s@127.0.0.1:%s/%s\n' "$TA_FRONT_PASSWORD" "$PG_PORT" "$DB_NAME" >> "$FRONT_ENV"
+
+step "front (release build)"
+cargo build --release --locked -p http_front --manifest-path "$ROOT/Cargo.toml"
+
+step "setup done"

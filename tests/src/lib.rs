@@ -1,0 +1,227 @@
+//! Harness for end-to-end tests and benchmarks: fresh databases with the extension created, and
+//! the real `http_front` binary started against them.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use tokio_postgres::{Client, NoTls};
+
+/// Where setup.sh keeps the front role's password.
+const FRONT_ENV: &str = "/etc/traffic_analyzer/front.env";
+const SOCKET_DIR: &str = "/var/run/postgresql";
+
+pub fn pg_port() -> u16 {
+    std::env::var("TA_PG_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(5432)
+}
+
+/// A superuser connection through the local socket (setup.sh makes the OS user a superuser role).
+pub async fn admin(db: &str) -> anyhow::Result<Client> {
+    let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+    let config = format!("host={SOCKET_DIR} port={} user={user} dbname={db}", pg_port());
+    connect(&config).await
+}
+
+pub async fn connect(config: &str) -> anyhow::Result<Client> {
+    let (client, connection) =
+        tokio_postgres::connect(config, NoTls).await.with_context(|| format!("connecting to {config}"))?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
+}
+
+fn front_password() -> anyhow::Result<String> {
+    let env = std::fs::read_to_string(FRONT_ENV).with_context(|| format!("reading {FRONT_ENV}: run scripts/setup.sh"))?;
+    env.lines()
+        .find_map(|l| l.strip_prefix("TA_FRONT_PASSWORD="))
+        .map(str::to_string)
+        .with_context(|| format!("no TA_FRONT_PASSWORD in {FRONT_ENV}"))
+}
+
+/// A database of its own for one test, created fresh with the extension.
+pub struct TestDb {
+    pub name: String,
+    pub admin: Client,
+}
+
+impl TestDb {
+    pub async fn create(name: &str) -> anyhow::Result<TestDb> {
+        let server = admin("postgres").await?;
+        server.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
+        server.batch_execute(&format!("CREATE DATABASE {name}")).await?;
+        let admin = admin(name).await?;
+        admin.batch_execute("CREATE EXTENSION traffic_analyzer").await?;
+        Ok(TestDb { name: name.to_string(), admin })
+    }
+
+    /// Connection string of the front's least-privilege role for this database.
+    pub fn front_url(&self) -> anyhow::Result<String> {
+        Ok(format!("postgres://traffic_front:{}@127.0.0.1:{}/{}", front_password()?, pg_port(), self.name))
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.admin.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
+    }
+
+    pub async fn packets(&self) -> i64 {
+        self.count("SELECT count(*) FROM raw_packets").await
+    }
+}
+
+/// A running `http_front` process; stopped when dropped.
+pub struct Front {
+    child: Child,
+    pub base: String,
+    pub log: PathBuf,
+}
+
+impl Front {
+    pub async fn start(database_url: &str, env: &[(&str, &str)]) -> anyhow::Result<Front> {
+        let port = free_port()?;
+        let log = log_dir().join(format!("front-{port}.log"));
+        let log_file = std::fs::File::create(&log)?;
+        let child = Command::new(front_binary()?)
+            .env("DATABASE_URL", database_url)
+            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdout(Stdio::from(log_file.try_clone()?))
+            .stderr(Stdio::from(log_file))
+            .spawn()
+            .context("starting http_front")?;
+        let mut front = Front { child, base: format!("http://127.0.0.1:{port}"), log };
+        front.wait_listening().await?;
+        Ok(front)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn wait_listening(&mut self) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let address = self.base.trim_start_matches("http://").to_string();
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("http_front exited with {status}; log: {}", std::fs::read_to_string(&self.log)?);
+            }
+            if tokio::net::TcpStream::connect(&address).await.is_ok() {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        bail!("http_front did not listen on {address} within 20 s")
+    }
+
+    /// Sends SIGTERM (graceful shutdown).
+    pub fn terminate(&self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            // SAFETY: kill(2) with a pid we spawned and own.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+        }
+    }
+
+    /// Waits for the process to exit and returns whether it exited successfully.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> anyhow::Result<bool> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status.success());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        bail!("http_front still running after {timeout:?}")
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Front {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// `target/<profile>`, found from the running test or bench executable (`target/<profile>/deps/...`).
+fn profile_dir() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .map(PathBuf::from)
+        .context("test executable is not under target/<profile>/deps")
+}
+
+fn log_dir() -> PathBuf {
+    let dir = profile_dir().unwrap_or_else(|_| std::env::temp_dir()).join("e2e-logs");
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
+
+/// The `http_front` binary of the same profile as this test, built once per test process.
+pub fn front_binary() -> anyhow::Result<PathBuf> {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let profile = profile_dir().map_err(|e| e.to_string())?;
+            let release = profile.file_name().is_some_and(|n| n == "release");
+            let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut build = Command::new(cargo);
+            build.args(["build", "-q", "-p", "http_front", "--manifest-path", manifest]);
+            if release {
+                build.arg("--release");
+            }
+            let status = build.status().map_err(|e| e.to_string())?;
+            if !status.success() {
+                return Err(format!("cargo build -p http_front failed: {status}"));
+            }
+            Ok(profile.join("http_front"))
+        })
+        .clone()
+        .map_err(anyhow::Error::msg)
+}
+
+/// `n` packets shaped like real TCP/UDP/DNS traffic, timestamps spread over `span_secs` from `start`.
+pub fn synthetic_packets(n: usize, start: f64, span_secs: f64) -> Vec<traffic_core::Packet> {
+    (0..n)
+        .map(|i| {
+            let mut p = traffic_core::Packet::new(start + span_secs * i as f64 / n.max(1) as f64, "eth0", 60 + (i % 1400) as u32);
+            p.src_ip = Some(std::net::IpAddr::from([10, 0, (i / 256 % 256) as u8, (i % 256) as u8]));
+            p.dst_ip = Some(std::net::IpAddr::from([192, 168, 1, (i % 7) as u8 + 1]));
+            p.ip_version = Some(4);
+            p.ttl = Some(64);
+            p.src_mac = Some(traffic_core::MacAddr([0x02, 0, 0, 0, (i % 256) as u8, 1]));
+            p.dst_mac = Some(traffic_core::MacAddr([0x02, 0, 0, 0, 0, 2]));
+            if i % 5 == 0 {
+                p.protocol = Some("UDP".into());
+                p.src_port = Some(53000 + (i % 1000) as u16);
+                p.dst_port = Some(53);
+                p.dns_query = Some(format!("host{}.example.com", i % 50));
+                p.dns_qtype = Some(1);
+                p.dns_response = Some(false);
+            } else {
+                p.protocol = Some("TCP".into());
+                p.src_port = Some(40000 + (i % 20000) as u16);
+                p.dst_port = Some([80, 443, 22, 8080][i % 4]);
+                p.tcp_flags = Some("ACK".into());
+                p.tcp_ack = Some(true);
+                p.tcp_syn = Some(false);
+                p.tcp_window = Some(64240);
+                p.payload_length = Some((i % 1400) as u32);
+            }
+            p
+        })
+        .collect()
+}
