@@ -34,7 +34,8 @@ pub async fn connect(config: &str) -> anyhow::Result<Client> {
 }
 
 fn front_password() -> anyhow::Result<String> {
-    let env = std::fs::read_to_string(FRONT_ENV).with_context(|| format!("reading {FRONT_ENV}: run scripts/setup.sh"))?;
+    let env =
+        std::fs::read_to_string(FRONT_ENV).with_context(|| format!("reading {FRONT_ENV}: run scripts/setup.sh"))?;
     env.lines()
         .find_map(|l| l.strip_prefix("TA_FRONT_PASSWORD="))
         .map(str::to_string)
@@ -197,7 +198,11 @@ pub fn front_binary() -> anyhow::Result<PathBuf> {
 pub fn synthetic_packets(n: usize, start: f64, span_secs: f64) -> Vec<traffic_core::Packet> {
     (0..n)
         .map(|i| {
-            let mut p = traffic_core::Packet::new(start + span_secs * i as f64 / n.max(1) as f64, "eth0", 60 + (i % 1400) as u32);
+            let mut p = traffic_core::Packet::new(
+                start + span_secs * i as f64 / n.max(1) as f64,
+                "eth0",
+                60 + (i % 1400) as u32,
+            );
             p.src_ip = Some(std::net::IpAddr::from([10, 0, (i / 256 % 256) as u8, (i % 256) as u8]));
             p.dst_ip = Some(std::net::IpAddr::from([192, 168, 1, (i % 7) as u8 + 1]));
             p.ip_version = Some(4);

@@ -51,7 +51,8 @@ async fn seed_examples_are_stored_and_read_back() {
     assert_eq!(db.packets().await, 2);
 
     let sent: Vec<Value> = serde_json::from_str(SEED_PACKETS).expect("fixture");
-    let read: Vec<Value> = reqwest::get(front.url("/api/raw_packets/last/10")).await.expect("get").json().await.expect("json");
+    let read: Vec<Value> =
+        reqwest::get(front.url("/api/raw_packets/last/10")).await.expect("get").json().await.expect("json");
     assert_eq!(read.len(), 2);
     for stored in &read {
         let original = sent.iter().find(|p| p["interface"] == stored["interface"]).expect("same packet");
@@ -81,8 +82,7 @@ async fn ndjson_and_gzip_bodies_are_accepted() {
     assert_eq!((status, body["packets_received"].clone()), (StatusCode::OK, json!(2)), "{body}");
 
     let gz = gzip(SEED_PACKETS.as_bytes());
-    let (status, body) =
-        post(&front, gz, &[("content-type", "application/json"), ("content-encoding", "gzip")]).await;
+    let (status, body) = post(&front, gz, &[("content-type", "application/json"), ("content-encoding", "gzip")]).await;
     assert_eq!((status, body["packets_received"].clone()), (StatusCode::OK, json!(2)), "{body}");
 
     let gz = gzip(ndjson.as_bytes());
@@ -129,26 +129,101 @@ async fn bad_batches_are_refused_whole_with_a_precise_error() {
 
     let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
     let mut cases = vec![
-        case("wrong type", format!("[{good}, {}]", r#"{"timestamp": 1701234567, "interface": "x", "length": "sixty"}"#), unprocessable, "packet 1, field 'length'"),
-        case("timestamp as text", r#"[{"timestamp": "yesterday", "interface": "x", "length": 1}]"#, unprocessable, "field 'timestamp'"),
-        case("missing required field", r#"[{"timestamp": 1701234567, "length": 1}]"#, unprocessable, "packet 0, field 'interface'"),
-        case("invalid IPv4", format!("[{}]", packet_json(r#", "src_ip": "192.168.1""#)), unprocessable, "field 'src_ip'"),
-        case("invalid IPv6", format!("[{}]", packet_json(r#", "dst_ip": "fe80:::1""#)), unprocessable, "field 'dst_ip'"),
+        case(
+            "wrong type",
+            format!("[{good}, {}]", r#"{"timestamp": 1701234567, "interface": "x", "length": "sixty"}"#),
+            unprocessable,
+            "packet 1, field 'length'",
+        ),
+        case(
+            "timestamp as text",
+            r#"[{"timestamp": "yesterday", "interface": "x", "length": 1}]"#,
+            unprocessable,
+            "field 'timestamp'",
+        ),
+        case(
+            "missing required field",
+            r#"[{"timestamp": 1701234567, "length": 1}]"#,
+            unprocessable,
+            "packet 0, field 'interface'",
+        ),
+        case(
+            "invalid IPv4",
+            format!("[{}]", packet_json(r#", "src_ip": "192.168.1""#)),
+            unprocessable,
+            "field 'src_ip'",
+        ),
+        case(
+            "invalid IPv6",
+            format!("[{}]", packet_json(r#", "dst_ip": "fe80:::1""#)),
+            unprocessable,
+            "field 'dst_ip'",
+        ),
         case("one bad packet among good ones", many_good_one_bad, unprocessable, "packet 517, field 'dst_ip'"),
-        case("negative length", r#"[{"timestamp": 1701234567, "interface": "x", "length": -60}]"#, unprocessable, "field 'length'"),
-        case("port out of range", format!("[{}]", packet_json(r#", "dst_port": 70000"#)), unprocessable, "field 'dst_port'"),
-        case("invalid MAC", format!("[{}]", packet_json(r#", "src_mac": "unknown""#)), unprocessable, "field 'src_mac'"),
-        case("NUL in text", format!("[{}]", packet_json(r#", "http_host": "a\u0000b""#)), unprocessable, "field 'http_host'"),
-        case("zero timestamp", r#"[{"timestamp": 0, "interface": "x", "length": 1}]"#, unprocessable, "field 'timestamp'"),
-        case("negative timestamp", r#"[{"timestamp": -5, "interface": "x", "length": 1}]"#, unprocessable, "field 'timestamp'"),
-        case("timestamp in milliseconds", r#"[{"timestamp": 1701234567123, "interface": "x", "length": 1}]"#, unprocessable, "field 'timestamp'"),
+        case(
+            "negative length",
+            r#"[{"timestamp": 1701234567, "interface": "x", "length": -60}]"#,
+            unprocessable,
+            "field 'length'",
+        ),
+        case(
+            "port out of range",
+            format!("[{}]", packet_json(r#", "dst_port": 70000"#)),
+            unprocessable,
+            "field 'dst_port'",
+        ),
+        case(
+            "invalid MAC",
+            format!("[{}]", packet_json(r#", "src_mac": "unknown""#)),
+            unprocessable,
+            "field 'src_mac'",
+        ),
+        case(
+            "NUL in text",
+            format!("[{}]", packet_json(r#", "http_host": "a\u0000b""#)),
+            unprocessable,
+            "field 'http_host'",
+        ),
+        case(
+            "zero timestamp",
+            r#"[{"timestamp": 0, "interface": "x", "length": 1}]"#,
+            unprocessable,
+            "field 'timestamp'",
+        ),
+        case(
+            "negative timestamp",
+            r#"[{"timestamp": -5, "interface": "x", "length": 1}]"#,
+            unprocessable,
+            "field 'timestamp'",
+        ),
+        case(
+            "timestamp in milliseconds",
+            r#"[{"timestamp": 1701234567123, "interface": "x", "length": 1}]"#,
+            unprocessable,
+            "field 'timestamp'",
+        ),
         case("timestamp a week ahead", future, unprocessable, "ahead of the receiver's clock"),
         case("object instead of array", good.clone(), unprocessable, "JSON array"),
-        case("NaN timestamp", r#"[{"timestamp": NaN, "interface": "x", "length": 1}]"#, StatusCode::BAD_REQUEST, "malformed JSON"),
-        case("infinite timestamp", r#"[{"timestamp": 1e999, "interface": "x", "length": 1}]"#, StatusCode::BAD_REQUEST, "malformed JSON"),
+        case(
+            "NaN timestamp",
+            r#"[{"timestamp": NaN, "interface": "x", "length": 1}]"#,
+            StatusCode::BAD_REQUEST,
+            "malformed JSON",
+        ),
+        case(
+            "infinite timestamp",
+            r#"[{"timestamp": 1e999, "interface": "x", "length": 1}]"#,
+            StatusCode::BAD_REQUEST,
+            "malformed JSON",
+        ),
         case("truncated JSON", format!("[{good}, {{\"timestamp\": 17"), StatusCode::BAD_REQUEST, "malformed JSON"),
         case("not JSON at all", "hello", StatusCode::BAD_REQUEST, "malformed JSON at line 1"),
-        case("too many packets", format!("[{}]", vec![good.as_str(); 5001].join(",")), StatusCode::PAYLOAD_TOO_LARGE, "limit of 5000"),
+        case(
+            "too many packets",
+            format!("[{}]", vec![good.as_str(); 5001].join(",")),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "limit of 5000",
+        ),
         case("body over the size limit", bomb.clone(), StatusCode::PAYLOAD_TOO_LARGE, "exceeds the limit"),
     ];
     let mut gzip_case = |name, body: Vec<u8>, status, says| {
@@ -161,7 +236,12 @@ async fn bad_batches_are_refused_whole_with_a_precise_error() {
         })
     };
     gzip_case("bad gzip", format!("[{good}]").into_bytes(), StatusCode::BAD_REQUEST, "not valid gzip");
-    gzip_case("truncated gzip", gzip(format!("[{good}]").as_bytes())[..20].to_vec(), StatusCode::BAD_REQUEST, "not valid gzip");
+    gzip_case(
+        "truncated gzip",
+        gzip(format!("[{good}]").as_bytes())[..20].to_vec(),
+        StatusCode::BAD_REQUEST,
+        "not valid gzip",
+    );
     gzip_case("gzip bomb", gzip(&bomb), StatusCode::PAYLOAD_TOO_LARGE, "decompressed body exceeds");
     cases.push(BadCase {
         name: "unsupported content type",
@@ -272,8 +352,7 @@ async fn sensors_authenticate_with_bearer_tokens() {
         post(&front, SEED_PACKETS.to_string(), &[json, ("authorization", "Bearer config-token-0123456789")]).await;
     assert_eq!(status, StatusCode::OK);
 
-    let issued: String =
-        db.admin.query_one("SELECT create_sensor_token('edge-db')", &[]).await.expect("token").get(0);
+    let issued: String = db.admin.query_one("SELECT create_sensor_token('edge-db')", &[]).await.expect("token").get(0);
     let bearer = format!("Bearer {issued}");
     let (status, _) = post(&front, SEED_PACKETS.to_string(), &[json, ("authorization", bearer.as_str())]).await;
     assert_eq!(status, StatusCode::OK);
@@ -286,7 +365,8 @@ async fn sensors_authenticate_with_bearer_tokens() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // The authenticated sensor's name is recorded on every packet, whatever the body claims.
-    let sensors = db.admin.query("SELECT sensor, count(*) FROM raw_packets GROUP BY 1 ORDER BY 1", &[]).await.expect("q");
+    let sensors =
+        db.admin.query("SELECT sensor, count(*) FROM raw_packets GROUP BY 1 ORDER BY 1", &[]).await.expect("q");
     let sensors: Vec<(String, i64)> = sensors.iter().map(|r| (r.get(0), r.get(1))).collect();
     assert_eq!(sensors, vec![("edge-config".to_string(), 2), ("edge-db".to_string(), 2)]);
 }
@@ -334,7 +414,8 @@ async fn last_packets_are_newest_first_and_bounded() {
     let (status, _) = post(&front, serde_json::to_vec(&packets).expect("json"), &[]).await;
     assert_eq!(status, StatusCode::OK);
 
-    let read: Vec<Value> = reqwest::get(front.url("/api/raw_packets/last/5")).await.expect("get").json().await.expect("json");
+    let read: Vec<Value> =
+        reqwest::get(front.url("/api/raw_packets/last/5")).await.expect("get").json().await.expect("json");
     let got: Vec<f64> = read.iter().map(|p| p["timestamp"].as_f64().expect("ts")).collect();
     let mut want: Vec<f64> = packets.iter().map(|p| (p.timestamp * 1e6).round() / 1e6).collect();
     want.sort_by(|a, b| b.total_cmp(a));
@@ -392,5 +473,8 @@ async fn shutdown_finishes_the_batch_in_flight() {
     assert_eq!(response.status(), StatusCode::OK);
     assert!(front.wait_exit(Duration::from_secs(30)).await.expect("exits"), "clean exit: {}", front.log_text());
     assert_eq!(db.packets().await, 150_000);
-    assert!(front.log_text().contains("finishing requests in flight"));
+    // The signal really arrived while the batch was in flight.
+    let log = front.log_text();
+    let (stopping, stored) = (log.find("finishing requests in flight"), log.find("batch stored"));
+    assert!(matches!((stopping, stored), (Some(a), Some(b)) if a < b), "shutdown began before the commit: {log}");
 }
