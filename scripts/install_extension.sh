@@ -6,11 +6,10 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-export PATH="$HOME/.cargo/bin:$PATH"
+# shellcheck source=common.sh
+. "$ROOT/scripts/common.sh"
 
-target_dir=$(cargo metadata --format-version 1 --no-deps --manifest-path "$ROOT/Cargo.toml" |
-    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-package_dir="$target_dir/release/traffic_analyzer-pg15"
+package_dir="$(target_dir)/release/traffic_analyzer-pg15"
 rm -rf "$package_dir"
 (cd "$ROOT/pg_extension" && cargo pgrx package --pg-config "$PG_CONFIG" --out-dir "$package_dir")
 

@@ -15,10 +15,9 @@ FRONT_ENV=$CONF_DIR/front.env
 APT_PACKAGES=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libclang-dev libpcap-dev sudo
               build-essential pkg-config curl ca-certificates)
 
-step() { printf '\n==> %s\n' "$*"; }
-
 [ "$(id -u)" = 0 ] || { echo "setup.sh: run as root (it installs packages and configures PostgreSQL)" >&2; exit 1; }
-export PATH="$HOME/.cargo/bin:$PATH"
+# shellcheck source=common.sh
+. "$ROOT/scripts/common.sh"
 command -v cargo >/dev/null || { echo "setup.sh: cargo not found; install Rust (rustup) first" >&2; exit 1; }
 
 step "apt packages"

@@ -237,11 +237,11 @@ impl Packet {
         if self.interface.is_empty() {
             return Err(field_error("interface", "must not be empty"));
         }
-        self.each_text(|field, text| check_text(field, text))
+        self.texts().try_for_each(|(field, text)| check_text(field, text))
     }
 
-    fn each_text(&self, mut check: impl FnMut(&'static str, &str) -> Result<(), FieldError>) -> Result<(), FieldError> {
-        check("interface", &self.interface)?;
+    /// Every text field that is present, with its name.
+    fn texts(&self) -> impl Iterator<Item = (&'static str, &str)> {
         let optional = [
             ("protocol", &self.protocol),
             ("tcp_flags", &self.tcp_flags),
@@ -252,12 +252,8 @@ impl Packet {
             ("http_user_agent", &self.http_user_agent),
             ("sensor", &self.sensor),
         ];
-        for (field, value) in optional {
-            if let Some(text) = value {
-                check(field, text)?;
-            }
-        }
-        Ok(())
+        let present = optional.into_iter().filter_map(|(field, value)| value.as_deref().map(|text| (field, text)));
+        std::iter::once(("interface", self.interface.as_str())).chain(present)
     }
 }
 

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Every test, from a fresh machine: setup (idempotent), formatting and lints, the core's unit
+# tests, the extension's tests inside PostgreSQL, and the end-to-end tests (real front, real
+# PostgreSQL with the extension installed).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=common.sh
+. "$ROOT/scripts/common.sh"
+
+./scripts/setup.sh
+
+step "formatting and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "extension tests inside PostgreSQL (a throwaway cluster run as postgres)"
+pgrx_dir=/var/tmp/traffic_analyzer-pgrx-test
+mkdir -p "$pgrx_dir"
+chown postgres "$pgrx_dir"
+(cd pg_extension && cargo pgrx test pg15 --runas postgres --pgdata "$pgrx_dir/data")
+# `cargo pgrx test` installed a test build of the extension; put the release build back.
+./scripts/install_extension.sh
+
+step "unit and end-to-end tests"
+cargo test --workspace --exclude traffic_analyzer --locked
