@@ -11,6 +11,10 @@ cd "$ROOT"
 
 ./scripts/setup.sh
 
+# Every test runner's output also goes to a log, totalled at the end.
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+
 step "formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -19,9 +23,12 @@ step "extension tests inside PostgreSQL (a throwaway cluster run as postgres)"
 pgrx_dir=/var/tmp/traffic_analyzer-pgrx-test
 mkdir -p "$pgrx_dir"
 chown postgres "$pgrx_dir"
-(cd pg_extension && cargo pgrx test pg15 --runas postgres --pgdata "$pgrx_dir/data")
+(cd pg_extension && cargo pgrx test pg15 --runas postgres --pgdata "$pgrx_dir/data") 2>&1 | tee -a "$results"
 # `cargo pgrx test` installed a test build of the extension; put the release build back.
 ./scripts/install_extension.sh
 
 step "unit and end-to-end tests"
-cargo test --workspace --exclude traffic_analyzer --locked
+cargo test --workspace --exclude traffic_analyzer --locked 2>&1 | tee -a "$results"
+
+step "summary"
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' "$results"

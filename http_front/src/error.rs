@@ -94,14 +94,19 @@ impl From<deadpool_postgres::PoolError> for ApiError {
 
 impl From<tokio_postgres::Error> for ApiError {
     fn from(e: tokio_postgres::Error) -> Self {
-        match e.as_db_error() {
+        let Some(db) = e.as_db_error() else {
+            // No answer from the server: the connection broke or never was.
+            return ApiError::Unavailable(e.to_string());
+        };
+        let message = format!("{}: {}", db.code().code(), db.message());
+        match &db.code().code()[..2] {
             // Data exceptions and integrity violations are the input's fault, not ours.
-            Some(db) if db.code().code().starts_with("22") || db.code().code().starts_with("23") => {
+            "22" | "23" => {
                 ApiError::unprocessable(format!("rejected by the database: {}", db.message()), vec![json!("body")])
             }
-            Some(db) => ApiError::Internal(format!("{}: {}", db.code().code(), db.message())),
-            None if e.is_closed() => ApiError::Unavailable(e.to_string()),
-            None => ApiError::Unavailable(e.to_string()),
+            // Connection exceptions, insufficient resources, operator intervention (shutdown).
+            "08" | "53" | "57" => ApiError::Unavailable(message),
+            _ => ApiError::Internal(message),
         }
     }
 }
