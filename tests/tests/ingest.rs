@@ -109,6 +109,13 @@ fn case(name: &'static str, body: impl Into<Vec<u8>>, status: StatusCode, says: 
     BadCase { name, body: body.into(), headers: vec![("content-type", "application/json")], status, says }
 }
 
+impl BadCase {
+    fn with(mut self, headers: &[(&'static str, &'static str)]) -> Self {
+        self.headers = headers.to_vec();
+        self
+    }
+}
+
 fn packet_json(extra: &str) -> String {
     format!(r#"{{"timestamp": 1701234567.5, "interface": "eth0", "length": 60{extra}}}"#)
 }
@@ -226,51 +233,33 @@ async fn bad_batches_are_refused_whole_with_a_precise_error() {
         ),
         case("body over the size limit", bomb.clone(), StatusCode::PAYLOAD_TOO_LARGE, "exceeds the limit"),
     ];
-    let mut gzip_case = |name, body: Vec<u8>, status, says| {
-        cases.push(BadCase {
-            name,
-            body,
-            headers: vec![("content-type", "application/json"), ("content-encoding", "gzip")],
-            status,
-            says,
-        })
-    };
-    gzip_case("bad gzip", format!("[{good}]").into_bytes(), StatusCode::BAD_REQUEST, "not valid gzip");
-    gzip_case(
-        "truncated gzip",
-        gzip(format!("[{good}]").as_bytes())[..20].to_vec(),
-        StatusCode::BAD_REQUEST,
-        "not valid gzip",
-    );
-    gzip_case("gzip bomb", gzip(&bomb), StatusCode::PAYLOAD_TOO_LARGE, "decompressed body exceeds");
-    cases.push(BadCase {
-        name: "unsupported content type",
-        body: format!("[{good}]").into_bytes(),
-        headers: vec![("content-type", "text/csv")],
-        status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        says: "text/csv",
-    });
-    cases.push(BadCase {
-        name: "unsupported content encoding",
-        body: format!("[{good}]").into_bytes(),
-        headers: vec![("content-type", "application/json"), ("content-encoding", "br")],
-        status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        says: "br",
-    });
-    cases.push(BadCase {
-        name: "malformed NDJSON line",
-        body: format!("{good}\n{good}\n{{\"timestamp\": \n").into_bytes(),
-        headers: vec![("content-type", "application/x-ndjson")],
-        status: StatusCode::BAD_REQUEST,
-        says: "line 3",
-    });
-    cases.push(BadCase {
-        name: "invalid NDJSON packet",
-        body: format!("{good}\n{}\n", packet_json(r#", "ttl": 300"#)).into_bytes(),
-        headers: vec![("content-type", "application/x-ndjson")],
-        status: unprocessable,
-        says: "packet 1, field 'ttl'",
-    });
+    let gzip_json = [("content-type", "application/json"), ("content-encoding", "gzip")];
+    let ndjson = [("content-type", "application/x-ndjson")];
+    let one_good = format!("[{good}]");
+    cases.extend([
+        case("bad gzip", one_good.clone(), StatusCode::BAD_REQUEST, "not valid gzip").with(&gzip_json),
+        case("truncated gzip", gzip(one_good.as_bytes())[..20].to_vec(), StatusCode::BAD_REQUEST, "not valid gzip")
+            .with(&gzip_json),
+        case("gzip bomb", gzip(&bomb), StatusCode::PAYLOAD_TOO_LARGE, "decompressed body exceeds").with(&gzip_json),
+        case("unsupported content type", one_good.clone(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "text/csv")
+            .with(&[("content-type", "text/csv")]),
+        case("unsupported content encoding", one_good.clone(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "br")
+            .with(&[("content-type", "application/json"), ("content-encoding", "br")]),
+        case(
+            "malformed NDJSON line",
+            format!("{good}\n{good}\n{{\"timestamp\": \n"),
+            StatusCode::BAD_REQUEST,
+            "line 3",
+        )
+        .with(&ndjson),
+        case(
+            "invalid NDJSON packet",
+            format!("{good}\n{}\n", packet_json(r#", "ttl": 300"#)),
+            unprocessable,
+            "packet 1, field 'ttl'",
+        )
+        .with(&ndjson),
+    ]);
 
     for case in cases {
         let (status, body) = post(&front, case.body, &case.headers).await;
