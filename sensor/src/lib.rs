@@ -1,0 +1,5 @@
+//! The sensor: captures or replays frames, parses them into the shared packet record and ships
+//! batches to the front.
+
+pub mod parse;
+pub mod source;
