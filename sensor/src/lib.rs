@@ -2,4 +2,7 @@
 //! batches to the front.
 
 pub mod parse;
+pub mod pipeline;
+pub mod ship;
 pub mod source;
+pub mod spool;

@@ -318,7 +318,8 @@ fn dns(payload: &[u8], packet: &mut Packet) {
     packet.dns_query = Some(question.qname.to_string().replace('\0', ""));
     packet.dns_qtype = Some(u16::from(question.qtype));
     packet.dns_response = Some(message.has_flags(simple_dns::PacketFlag::RESPONSE));
-    packet.dns_rcode = Some(message.rcode() as u8);
+    // The header's 4-bit RCODE (simple-dns folds in the EDNS extension, which can exceed 15).
+    packet.dns_rcode = payload.get(3).map(|flags| flags & 0x0f);
     packet.dns_answer_count = Some(u16::try_from(message.answers.len()).unwrap_or(u16::MAX));
 }
 

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -81,10 +80,14 @@ pub struct Front {
 
 impl Front {
     pub async fn start(database_url: &str, env: &[(&str, &str)]) -> anyhow::Result<Front> {
-        let port = free_port()?;
+        Front::start_on(free_port()?, database_url, env).await
+    }
+
+    /// Starts the front on a given port (to restart it where its clients expect it).
+    pub async fn start_on(port: u16, database_url: &str, env: &[(&str, &str)]) -> anyhow::Result<Front> {
         let log = log_dir().join(format!("front-{port}.log"));
         let log_file = std::fs::File::create(&log)?;
-        let child = Command::new(front_binary()?)
+        let child = Command::new(workspace_binary("http_front")?)
             .env("DATABASE_URL", database_url)
             .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "info")
@@ -151,10 +154,6 @@ impl Drop for Front {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
 /// `target/<profile>`, found from the running test or bench executable (`target/<profile>/deps/...`).
 fn profile_dir() -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
@@ -170,28 +169,30 @@ fn log_dir() -> PathBuf {
     dir
 }
 
-/// The `http_front` binary of the same profile as this test, built once per test process.
-pub fn front_binary() -> anyhow::Result<PathBuf> {
-    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let profile = profile_dir().map_err(|e| e.to_string())?;
-            let release = profile.file_name().is_some_and(|n| n == "release");
-            let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut build = Command::new(cargo);
-            build.args(["build", "-q", "-p", "http_front", "--manifest-path", manifest]);
-            if release {
-                build.arg("--release");
-            }
-            let status = build.status().map_err(|e| e.to_string())?;
-            if !status.success() {
-                return Err(format!("cargo build -p http_front failed: {status}"));
-            }
-            Ok(profile.join("http_front"))
-        })
-        .clone()
-        .map_err(anyhow::Error::msg)
+/// A binary of this workspace, built (once per test process) in the same profile as the
+/// running test, so tests always run the current code.
+pub fn workspace_binary(package: &str) -> anyhow::Result<PathBuf> {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let profile = profile_dir()?;
+    let mut built = BUILT.lock().map_err(|_| anyhow::anyhow!("build lock poisoned"))?;
+    if !built.iter().any(|p| p == package) {
+        let release = profile.file_name().is_some_and(|n| n == "release");
+        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args(["build", "-q", "-p", package, "--manifest-path", manifest]);
+        if release {
+            build.arg("--release");
+        }
+        let status = build.status().context("running cargo build")?;
+        anyhow::ensure!(status.success(), "cargo build -p {package} failed: {status}");
+        built.push(package.to_string());
+    }
+    Ok(profile.join(package))
+}
+
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// `n` packets shaped like real TCP/UDP/DNS traffic, timestamps spread over `span_secs` from `start`.
