@@ -195,9 +195,12 @@ fn live(
         .promisc(true)
         .snaplen(snaplen)
         .timeout(200)
-        .immediate_mode(true)
         .open()
-        .with_context(|| format!("opening {interface} for capture"))?;
+        .with_context(|| format!("opening {interface} for capture"))?
+        // Non-blocking: on Linux the read timeout does not fire while no packet arrives, and the
+        // loop must notice SIGINT/SIGTERM and age out partly filled batches.
+        .setnonblock()
+        .context("non-blocking capture")?;
     if let Some(filter) = filter {
         capture.filter(filter, true).with_context(|| format!("BPF filter {filter:?}"))?;
     }
@@ -211,7 +214,7 @@ fn live(
                 let packet = parse_frame(link, frame.data, frame.header.len, ts, interface, &mut pipeline.parse);
                 pipeline.push(packet)?;
             }
-            Err(pcap::Error::TimeoutExpired) => {}
+            Err(pcap::Error::TimeoutExpired) => std::thread::sleep(Duration::from_millis(5)),
             Err(e) => return Err(e).context("capture failed"),
         }
         pipeline.tick()?;
