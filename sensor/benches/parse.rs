@@ -19,7 +19,7 @@ fn main() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("no captures in {}", dir.display()))?;
 
     let mut frames: Vec<(Frame, sensor::parse::LinkType)> = Vec::new();
-    let mut replay = FileReplay::open(&[largest.clone()]);
+    let mut replay = FileReplay::open(std::slice::from_ref(&largest));
     replay.for_each(|s| frames.push((s.frame.clone(), s.link)));
     let loops = target.div_ceil(frames.len());
     println!("parse benchmark: {} ({} packets) looped {loops} times", largest.display(), frames.len());
