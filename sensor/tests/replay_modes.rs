@@ -55,7 +55,7 @@ fn several_files_are_merged_in_timestamp_order() {
 fn live_capture_on_loopback_with_a_filter() {
     let port = std::net::UdpSocket::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
     let out = scratch("live.ndjson");
-    let mut sensor = Command::new(env!("CARGO_BIN_EXE_sensor"))
+    let sensor = Command::new(env!("CARGO_BIN_EXE_sensor"))
         .args(["live", "--interface", "lo", "--filter"])
         .arg(format!("udp dst port {port}"))
         .args(["--batch-interval-ms", "100", "--ndjson"])
