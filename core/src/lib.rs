@@ -4,6 +4,7 @@
 //! crate, so the packet schema defined here is the single source of truth for all of them.
 
 pub mod columns;
+pub mod features;
 pub mod mac;
 pub mod packet;
 pub mod wire;
