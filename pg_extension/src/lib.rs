@@ -3,6 +3,7 @@
 
 use pgrx::prelude::*;
 
+mod features;
 mod schema;
 
 ::pgrx::pg_module_magic!(name, version);

@@ -132,3 +132,11 @@ fn one_window_row_per_key() {
     .unwrap();
     assert_eq!(count("SELECT count(*) FROM aggregated_features"), 1);
 }
+
+#[pg_test]
+fn feature_names_follow_the_core_list() {
+    assert_eq!(count("SELECT count(*) FROM feature_names()"), traffic_core::features::FEATURES.len() as i64);
+    let first = Spi::get_one::<String>("SELECT name FROM feature_names() WHERE position = 1").unwrap();
+    assert_eq!(first.as_deref(), Some("packet_count"));
+    assert_eq!(Spi::get_one::<i32>("SELECT feature_version()").unwrap(), Some(1));
+}
