@@ -94,6 +94,24 @@ pub const COLUMNS: &[Column] = &[
     col("sensor", Text),
 ];
 
+/// The arguments of a SQL `json_build_object(...)` that renders a `raw_packets` row in the JSON
+/// wire format (field names and representations a [`Packet`] deserializes from).
+pub fn json_fields_sql() -> String {
+    let fields: Vec<String> = COLUMNS
+        .iter()
+        .map(|c| {
+            let value = match c.ty {
+                ColumnType::Timestamptz => format!("extract(epoch FROM {})::float8", c.name),
+                ColumnType::Inet => format!("host({})", c.name),
+                ColumnType::Macaddr => format!("{}::text", c.name),
+                _ => c.name.to_string(),
+            };
+            format!("'{}', {value}", c.json)
+        })
+        .collect();
+    fields.join(", ")
+}
+
 /// Receives one packet's column values in [`COLUMNS`] order.
 pub trait ColumnSink {
     /// Microseconds since the Unix epoch.

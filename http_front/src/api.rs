@@ -7,7 +7,6 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use traffic_core::{ColumnType, COLUMNS};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -46,21 +45,9 @@ pub async fn last_raw_packets(
 
 /// One JSON object per packet, fields named as in the wire format, built from the core's columns.
 fn last_packets_query() -> String {
-    let fields: Vec<String> = COLUMNS
-        .iter()
-        .map(|c| {
-            let value = match c.ty {
-                ColumnType::Timestamptz => format!("extract(epoch FROM {})::float8", c.name),
-                ColumnType::Inet => format!("host({})", c.name),
-                ColumnType::Macaddr => format!("{}::text", c.name),
-                _ => c.name.to_string(),
-            };
-            format!("'{}', {value}", c.json)
-        })
-        .collect();
     format!(
         "SELECT json_build_object('id', id, {}, 'inserted_at', inserted_at)::text
          FROM raw_packets ORDER BY ts DESC, id DESC LIMIT $1",
-        fields.join(", ")
+        traffic_core::columns::json_fields_sql()
     )
 }

@@ -5,6 +5,7 @@ use pgrx::prelude::*;
 
 mod features;
 mod schema;
+mod windows;
 
 ::pgrx::pg_module_magic!(name, version);
 

@@ -140,3 +140,79 @@ fn feature_names_follow_the_core_list() {
     assert_eq!(first.as_deref(), Some("packet_count"));
     assert_eq!(Spi::get_one::<i32>("SELECT feature_version()").unwrap(), Some(1));
 }
+
+/// Synthetic traffic over three 5-second windows of 2024-01-01: 5 sources, 40 ports, mixed protocols.
+fn insert_window_traffic() {
+    Spi::run(
+        "INSERT INTO raw_packets (ts, interface, src_ip, dst_ip, protocol, length, src_port, dst_port, tcp_syn, tcp_ack)
+         SELECT '2024-01-01 00:00:00+00'::timestamptz + i * interval '37 ms',
+                'eth0',
+                ('10.0.0.' || (i % 5 + 1))::inet,
+                ('10.0.1.' || (i % 3 + 1))::inet,
+                CASE WHEN i % 4 = 0 THEN 'UDP' ELSE 'TCP' END,
+                60 + (i * 7) % 1400,
+                40000 + i % 100,
+                1 + (i * 13) % 40,
+                i % 4 = 1,
+                i % 4 <> 1
+         FROM generate_series(0, 399) AS i",
+    )
+    .unwrap();
+}
+
+#[pg_test]
+fn window_features_equal_a_plain_sql_group_by() {
+    insert_window_traffic();
+    let feature = |name: &str| format!("features[(SELECT position FROM feature_names() WHERE name = '{name}')]");
+    let matching = count(&format!(
+        "WITH ours AS (
+             SELECT window_start, features FROM window_features(5, '2024-01-01 00:00:00+00', '2024-01-01 00:00:15+00')
+             WHERE scope = 'global'),
+         reference AS (
+             SELECT to_timestamp(floor(extract(epoch FROM ts) / 5) * 5) AS window_start,
+                    count(*) AS packets, sum(length) AS bytes, max(length) AS largest,
+                    count(DISTINCT dst_port) AS dst_ports, count(DISTINCT src_ip) AS sources,
+                    count(*) FILTER (WHERE protocol = 'UDP') AS udp,
+                    count(*) FILTER (WHERE tcp_syn AND NOT tcp_ack) AS syn_only
+             FROM raw_packets GROUP BY 1)
+         SELECT count(*) FROM ours JOIN reference USING (window_start)
+         WHERE {} = packets AND {} = bytes AND {} = largest AND {} = dst_ports AND {} = sources
+           AND {} = udp AND {} = syn_only",
+        feature("packet_count"),
+        feature("byte_count"),
+        feature("pkt_size_max"),
+        feature("distinct_dst_ports"),
+        feature("distinct_src_ips"),
+        feature("udp_count"),
+        feature("half_open_estimate"),
+    ));
+    assert_eq!(count("SELECT count(DISTINCT floor(extract(epoch FROM ts) / 5)) FROM raw_packets"), 3);
+    assert_eq!(matching, 3, "every window's features equal the GROUP BY reference");
+}
+
+#[pg_test]
+fn window_features_name_the_busiest_hosts() {
+    insert_window_traffic();
+    let mismatched = count(
+        "WITH ours AS (
+             SELECT window_start, host, features[1] AS packets
+             FROM window_features(5, '2024-01-01 00:00:00+00', '2024-01-01 00:00:15+00', top_k => 2)
+             WHERE scope = 'src_host'),
+         reference AS (
+             SELECT to_timestamp(floor(extract(epoch FROM ts) / 5) * 5) AS window_start, src_ip AS host, count(*) AS packets
+             FROM raw_packets GROUP BY 1, 2)
+         SELECT count(*) FROM ours LEFT JOIN reference USING (window_start, host) WHERE reference.packets IS DISTINCT FROM ours.packets",
+    );
+    assert_eq!(mismatched, 0);
+    assert_eq!(
+        count("SELECT count(*) FROM window_features(5, '2024-01-01 00:00:00+00', '2024-01-01 00:00:15+00', top_k => 2) WHERE scope = 'src_host'"),
+        6,
+        "two per window"
+    );
+}
+
+#[pg_test]
+#[should_panic(expected = "window_seconds must be between 1 and 86400")]
+fn window_features_refuse_a_bad_window() {
+    Spi::run("SELECT * FROM window_features(0, now() - interval '1 minute', now())").unwrap();
+}

@@ -2,9 +2,11 @@
 
 mod accumulator;
 mod list;
+mod windows;
 
 pub use accumulator::{FeatureVector, WindowAccumulator};
 pub use list::{features_markdown, index_of, Feature, FEATURES, FEATURE_VERSION};
+pub use windows::{compute_windows, window_rows, window_start, Scope, WindowRow};
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,101 @@
+//! Window features in SQL: packets are read from `raw_packets` in time order and handed to
+//! `traffic_core::features`; no feature math lives here.
+
+use pgrx::prelude::*;
+use pgrx::{Inet, PgSqlErrorCode};
+use traffic_core::features::{compute_windows, window_start};
+use traffic_core::Packet;
+
+/// Postgres counts timestamps from 2000-01-01, Unix from 1970-01-01.
+const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
+
+fn unix_micros(t: TimestampWithTimeZone) -> i64 {
+    t.into_inner() + PG_EPOCH_OFFSET_MICROS
+}
+
+fn timestamptz(unix_micros: i64) -> TimestampWithTimeZone {
+    TimestampWithTimeZone::try_from(unix_micros - PG_EPOCH_OFFSET_MICROS)
+        .unwrap_or_else(|_| TimestampWithTimeZone::positive_infinity())
+}
+
+fn invalid_argument(message: String, hint: &str) -> ! {
+    pgrx::pg_sys::panic::ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, message, "window_features")
+        .set_hint(hint)
+        .report(PgLogLevel::ERROR);
+    unreachable!("ERROR does not return")
+}
+
+/// Packets with `from <= ts < to` (Unix microseconds), in capture-time order.
+pub fn packets_between(from: i64, to: i64) -> Result<Vec<Packet>, pgrx::spi::Error> {
+    let sql = format!(
+        "SELECT json_build_object({})::text FROM raw_packets WHERE ts >= $1 AND ts < $2 ORDER BY ts, id",
+        traffic_core::columns::json_fields_sql()
+    );
+    Spi::connect(|client| {
+        let rows = client.select(&sql, None, &[timestamptz(from).into(), timestamptz(to).into()])?;
+        let mut packets = Vec::with_capacity(rows.len());
+        for row in rows {
+            let json: &str = row.get(1)?.unwrap_or("{}");
+            match serde_json::from_str::<Packet>(json) {
+                Ok(packet) => packets.push(packet),
+                Err(e) => pgrx::warning!("window_features: skipping an unreadable packet row: {e}"),
+            }
+        }
+        Ok(packets)
+    })
+}
+
+/// Features of every `window_seconds` window (aligned to the epoch) that starts in
+/// [`from`, `to`): a global row, then rows of the `top_k` busiest source and destination hosts.
+/// `features` follows feature_names() order.
+#[pg_extern(stable, parallel_safe)]
+fn window_features(
+    window_seconds: i32,
+    from: TimestampWithTimeZone,
+    to: TimestampWithTimeZone,
+    top_k: default!(i32, 10),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(window_seconds, i32),
+            name!(window_start, TimestampWithTimeZone),
+            name!(window_end, TimestampWithTimeZone),
+            name!(scope, String),
+            name!(host, Option<Inet>),
+            name!(features, Vec<f64>),
+        ),
+    >,
+    pgrx::spi::Error,
+> {
+    let seconds = match u32::try_from(window_seconds) {
+        Ok(s) if (1..=86_400).contains(&s) => s,
+        _ => invalid_argument(
+            format!("window_seconds must be between 1 and 86400, got {window_seconds}"),
+            "The materialized windows are 5, 30 and 180 seconds.",
+        ),
+    };
+    let top_k = usize::try_from(top_k).unwrap_or(0);
+    if !from.is_finite() || !to.is_finite() {
+        invalid_argument(
+            "from and to must be finite timestamps".into(),
+            "Pass a time range, e.g. now() - interval '5 minutes', now().",
+        );
+    }
+    let first_window = window_start(unix_micros(from), seconds);
+    let width = i64::from(seconds) * 1_000_000;
+    // Whole windows: the last one starting before `to` is read to its end.
+    let end = window_start(unix_micros(to) - 1, seconds) + width;
+    let packets = if end > first_window { packets_between(first_window, end)? } else { Vec::new() };
+    let rows = compute_windows(&packets, seconds, top_k).into_iter().map(move |row| {
+        (
+            window_seconds,
+            timestamptz(row.start_micros),
+            timestamptz(row.start_micros + width),
+            row.scope.name().to_string(),
+            row.scope.host().map(|h| Inet(h.to_string())),
+            row.features.values,
+        )
+    });
+    Ok(TableIterator::new(rows))
+}
