@@ -48,6 +48,8 @@ pub fn packets_between(from: i64, to: i64) -> Result<Vec<Packet>, pgrx::spi::Err
 /// Features of every `window_seconds` window (aligned to the epoch) that starts in
 /// [`from`, `to`): a global row, then rows of the `top_k` busiest source and destination hosts.
 /// `features` follows feature_names() order.
+// pgrx needs the row tuple spelled out in the signature (a type alias is not accepted).
+#[allow(clippy::type_complexity)]
 #[pg_extern(stable, parallel_safe)]
 fn window_features(
     window_seconds: i32,
