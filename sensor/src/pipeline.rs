@@ -33,6 +33,7 @@ pub struct Pipeline {
     /// Packets the front would refuse, by field, dropped here rather than failing a batch.
     pub invalid: BTreeMap<&'static str, u64>,
     pub accepted: u64,
+    limits: Limits,
 }
 
 /// Everything the run did, for the summary at exit.
@@ -57,17 +58,19 @@ impl Pipeline {
             parse: ParseStats::default(),
             invalid: BTreeMap::new(),
             accepted: 0,
+            limits: limits_now(),
         }
     }
 
     pub fn push(&mut self, packet: Packet) -> anyhow::Result<()> {
-        let limits = Limits { max_timestamp: now_seconds() + 86_400.0 };
-        if let Err(e) = packet.validate(&limits) {
+        if let Err(e) = packet.validate(&self.limits) {
             *self.invalid.entry(e.field).or_default() += 1;
             return Ok(());
         }
         if self.batch.is_empty() {
             self.batch_started = Instant::now();
+            // The front's clock-skew bound, refreshed once per batch rather than per packet.
+            self.limits = limits_now();
         }
         self.accepted += 1;
         self.batch.push(packet);
@@ -154,6 +157,8 @@ impl Summary {
     }
 }
 
-fn now_seconds() -> f64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64()
+/// What the front accepts: capture times up to a day ahead of this host's clock.
+fn limits_now() -> Limits {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+    Limits { max_timestamp: now + 86_400.0 }
 }
