@@ -4,12 +4,21 @@
 use pgrx::prelude::*;
 
 mod features;
+mod jobs;
 mod schema;
 mod windows;
 
 ::pgrx::pg_module_magic!(name, version);
 
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+
+// aggregated_features gets one column per feature of the core's list, once the functions exist.
+extension_sql!("SELECT add_feature_columns();", name = "feature_columns", finalize);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    jobs::register_gucs();
+}
 
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]

@@ -216,3 +216,81 @@ fn window_features_name_the_busiest_hosts() {
 fn window_features_refuse_a_bad_window() {
     Spi::run("SELECT * FROM window_features(0, now() - interval '1 minute', now())").unwrap();
 }
+
+/// Rows of aggregated_features that differ from window_features() over the same range (any
+/// feature, any scope), plus rows present on one side only.
+fn materialized_mismatches(seconds: i32) -> i64 {
+    let columns: Vec<&str> = traffic_core::features::FEATURES.iter().map(|f| f.name).collect();
+    count(&format!(
+        "WITH live AS (
+             SELECT window_start, scope, host, features
+             FROM window_features({seconds}, '2024-01-01 00:00:00+00', '2024-01-01 00:03:00+00')),
+         stored AS (
+             SELECT window_start, scope, host, ARRAY[{}]::float8[] AS features
+             FROM aggregated_features WHERE window_seconds = {seconds})
+         SELECT count(*) FROM live FULL JOIN stored
+             ON live.window_start = stored.window_start AND live.scope = stored.scope
+            AND live.host IS NOT DISTINCT FROM stored.host
+         WHERE live.features IS DISTINCT FROM stored.features",
+        columns.join(", ")
+    ))
+}
+
+#[pg_test]
+fn run_jobs_materializes_closed_windows_then_everything_when_quiet() {
+    assert_eq!(Spi::get_one::<i64>("SELECT run_jobs()").unwrap(), Some(0), "nothing to do yet");
+    insert_window_traffic(); // 2024-01-01 00:00:00 .. 00:00:14.763
+    Spi::run("SET LOCAL traffic_analyzer.allowed_lateness = 5").unwrap();
+    let written = Spi::get_one::<i64>("SELECT run_jobs()").unwrap().unwrap();
+    assert!(written > 0);
+    // Watermark 00:00:09.763: only the 5 s window starting at 00:00:00 is closed.
+    assert_eq!(count("SELECT count(DISTINCT (window_seconds, window_start)) FROM aggregated_features"), 1);
+    assert_eq!(count("SELECT count(*) FROM window_invalidations"), 0, "the trigger's records were consumed");
+
+    // No packet for longer than the allowed lateness (wall clock): every window closes.
+    Spi::run("UPDATE window_watermark SET last_arrival = last_arrival - interval '1 hour'").unwrap();
+    Spi::get_one::<i64>("SELECT run_jobs()").unwrap();
+    assert_eq!(count("SELECT count(DISTINCT window_start) FROM aggregated_features WHERE window_seconds = 5"), 3);
+    assert_eq!(count("SELECT count(*) FROM aggregated_features WHERE window_seconds IN (30, 180) AND scope = 'global'"), 2);
+    for seconds in [5, 30, 180] {
+        assert_eq!(materialized_mismatches(seconds), 0, "{seconds} s windows equal window_features()");
+    }
+    assert_eq!(
+        count("SELECT sum(packet_count)::int8 FROM aggregated_features WHERE window_seconds = 5 AND scope = 'global'"),
+        400
+    );
+}
+
+#[pg_test]
+fn late_packets_rematerialize_their_window_without_double_counting() {
+    insert_window_traffic();
+    Spi::run("UPDATE window_invalidations SET recorded_at = recorded_at - interval '1 hour'").unwrap();
+    Spi::get_one::<i64>("SELECT run_jobs()").unwrap();
+    let before = count("SELECT packet_count::int8 FROM aggregated_features WHERE window_seconds = 5 AND scope = 'global' AND window_start = '2024-01-01 00:00:00+00'");
+
+    Spi::run(
+        "INSERT INTO raw_packets (ts, interface, src_ip, dst_ip, protocol, length, src_port, dst_port)
+         VALUES ('2024-01-01 00:00:01.5+00', 'eth0', '10.9.9.9', '10.0.1.1', 'UDP', 1000, 5, 53)",
+    )
+    .unwrap();
+    Spi::run("UPDATE window_invalidations SET recorded_at = recorded_at - interval '1 hour'").unwrap();
+    Spi::run("UPDATE window_watermark SET last_arrival = last_arrival - interval '1 hour'").unwrap();
+    Spi::get_one::<i64>("SELECT run_jobs()").unwrap();
+    let after = count("SELECT packet_count::int8 FROM aggregated_features WHERE window_seconds = 5 AND scope = 'global' AND window_start = '2024-01-01 00:00:00+00'");
+    assert_eq!(after, before + 1);
+    for seconds in [5, 30, 180] {
+        assert_eq!(materialized_mismatches(seconds), 0, "{seconds} s windows equal window_features() after the late packet");
+    }
+    // Running again with nothing new changes nothing.
+    assert_eq!(Spi::get_one::<i64>("SELECT run_jobs()").unwrap(), Some(0));
+}
+
+#[pg_test]
+fn aggregated_features_has_a_column_per_feature() {
+    let missing = count(
+        "SELECT count(*) FROM feature_names() f
+         WHERE NOT EXISTS (SELECT FROM information_schema.columns c
+                           WHERE c.table_name = 'aggregated_features' AND c.column_name = f.name)",
+    );
+    assert_eq!(missing, 0);
+}

@@ -13,7 +13,7 @@ fn unix_micros(t: TimestampWithTimeZone) -> i64 {
     t.into_inner() + PG_EPOCH_OFFSET_MICROS
 }
 
-fn timestamptz(unix_micros: i64) -> TimestampWithTimeZone {
+pub fn timestamptz(unix_micros: i64) -> TimestampWithTimeZone {
     TimestampWithTimeZone::try_from(unix_micros - PG_EPOCH_OFFSET_MICROS)
         .unwrap_or_else(|_| TimestampWithTimeZone::positive_infinity())
 }

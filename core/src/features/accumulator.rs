@@ -84,7 +84,10 @@ fn ratio(part: u64, whole: u64) -> f64 {
 
 /// Shannon entropy, in bits, of a distribution given by its counts.
 fn entropy<'a>(counts: impl Iterator<Item = &'a u64>) -> f64 {
-    let counts: Vec<u64> = counts.copied().collect();
+    // Summed in sorted order: hash maps iterate in a random order, and the same packets must
+    // always give the same bits.
+    let mut counts: Vec<u64> = counts.copied().collect();
+    counts.sort_unstable();
     let total: u64 = counts.iter().sum();
     if total == 0 {
         return 0.0;

@@ -1,0 +1,225 @@
+//! The materialization job: `run_jobs()` turns the ranges recorded by the `raw_packets` trigger
+//! into `aggregated_features` rows for every window the watermark has closed. Late packets for
+//! windows already materialized make those windows be computed again (delete + insert in one
+//! transaction: never counted twice). All state lives in tables, so a restart resumes.
+
+use pgrx::prelude::*;
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, Inet};
+use traffic_core::features::{compute_windows, window_start, WindowRow, FEATURES, FEATURE_VERSION};
+
+use crate::windows::{packets_between, timestamptz};
+
+/// Window sizes materialized, seconds.
+pub const WINDOW_SIZES: [u32; 3] = [5, 30, 180];
+const MICROS: i64 = 1_000_000;
+
+pub static ALLOWED_LATENESS_SECS: GucSetting<i32> = GucSetting::<i32>::new(10);
+pub static TOP_K: GucSetting<i32> = GucSetting::<i32>::new(10);
+
+pub fn register_gucs() {
+    GucRegistry::define_int_guc(
+        c"traffic_analyzer.allowed_lateness",
+        c"Seconds a window stays open for late packets",
+        c"The watermark is the newest packet time minus this; windows ending before it are materialized. \
+          When no packet has arrived for this long (wall clock), all windows close.",
+        &ALLOWED_LATENESS_SECS,
+        0,
+        86_400,
+        GucContext::Userset,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"traffic_analyzer.top_k",
+        c"Busiest source and destination hosts given their own rows per window",
+        c"Bounds the per-host rows of a window, so a random-source flood cannot explode aggregated_features.",
+        &TOP_K,
+        0,
+        1000,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+}
+
+/// Adds one `double precision` column per feature of the core's list to `aggregated_features`
+/// (run by the extension script, and again by upgrade scripts when the list grows).
+#[pg_extern]
+fn add_feature_columns() -> Result<i32, pgrx::spi::Error> {
+    for feature in FEATURES {
+        Spi::run(&format!(
+            "ALTER TABLE aggregated_features ADD COLUMN IF NOT EXISTS {} double precision",
+            feature.name
+        ))?;
+    }
+    Ok(i32::try_from(FEATURES.len()).unwrap_or(i32::MAX))
+}
+
+/// One tick of the scheduler: materializes every closed window, re-materializes windows that
+/// received late packets. Returns the number of window rows written. Call it from pg_cron or
+/// any scheduler when the background worker is not running.
+#[pg_extern(volatile)]
+fn run_jobs() -> Result<i64, pgrx::spi::Error> {
+    // One job at a time (the worker and a pg_cron call may overlap): the other one skips.
+    let locked = Spi::get_one::<bool>("SELECT pg_try_advisory_xact_lock(hashtext('traffic_analyzer.run_jobs'))")?;
+    if locked != Some(true) {
+        return Ok(0);
+    }
+    let ranges = consume_invalidations()?;
+    let Some(watermark) = advance_watermark(&ranges)? else { return Ok(0) };
+    let top_k = usize::try_from(TOP_K.get()).unwrap_or(0);
+    let mut written = 0;
+    for seconds in WINDOW_SIZES {
+        written += materialize(seconds, &ranges, watermark, top_k)?;
+    }
+    Ok(written)
+}
+
+/// (lo, hi) event-time ranges, Unix microseconds, with the wall-clock time they were recorded.
+struct Invalidation {
+    lo: i64,
+    hi: i64,
+    recorded_at: i64,
+}
+
+const MICROS_OF: &str = "(extract(epoch FROM {}) * 1000000)::int8";
+
+fn micros_of(column: &str) -> String {
+    MICROS_OF.replace("{}", column)
+}
+
+fn consume_invalidations() -> Result<Vec<Invalidation>, pgrx::spi::Error> {
+    let sql = format!(
+        "WITH consumed AS (DELETE FROM window_invalidations RETURNING lo, hi, recorded_at)
+         SELECT {}, {}, {} FROM consumed",
+        micros_of("lo"),
+        micros_of("hi"),
+        micros_of("recorded_at")
+    );
+    Spi::connect_mut(|client| {
+        let rows = client.update(&sql, None, &[])?;
+        rows.map(|row| {
+            Ok(Invalidation {
+                lo: row.get(1)?.unwrap_or(0),
+                hi: row.get(2)?.unwrap_or(0),
+                recorded_at: row.get(3)?.unwrap_or(0),
+            })
+        })
+        .collect()
+    })
+}
+
+/// Records the newest event time and last arrival, and returns the watermark (Unix µs): the
+/// newest event time minus the allowed lateness, or past every window when the network has
+/// been quiet for longer than the allowed lateness. `None` before the first packet.
+fn advance_watermark(ranges: &[Invalidation]) -> Result<Option<i64>, pgrx::spi::Error> {
+    let newest = ranges.iter().map(|r| r.hi).max();
+    let arrival = ranges.iter().map(|r| r.recorded_at).max();
+    let sql = format!(
+        "UPDATE window_watermark
+         SET newest_event = greatest(newest_event, $1), last_arrival = greatest(last_arrival, $2)
+         RETURNING {}, {}, {}",
+        micros_of("newest_event"),
+        micros_of("last_arrival"),
+        micros_of("clock_timestamp()")
+    );
+    let (newest, arrival, now) = Spi::connect_mut(|client| {
+        let row =
+            client.update(&sql, Some(1), &[newest.map(timestamptz).into(), arrival.map(timestamptz).into()])?.first();
+        Ok::<_, pgrx::spi::Error>((row.get::<i64>(1)?, row.get::<i64>(2)?, row.get::<i64>(3)?))
+    })?;
+    let (Some(newest), Some(arrival), Some(now)) = (newest, arrival, now) else { return Ok(None) };
+    let lateness = i64::from(ALLOWED_LATENESS_SECS.get()) * MICROS;
+    let largest_window = i64::from(WINDOW_SIZES[WINDOW_SIZES.len() - 1]) * MICROS;
+    Ok(Some(if now - arrival > lateness { newest + largest_window } else { newest - lateness }))
+}
+
+/// Materializes the windows of one size: newly closed ones, and closed ones with late packets.
+fn materialize(seconds: u32, ranges: &[Invalidation], watermark: i64, top_k: usize) -> Result<i64, pgrx::spi::Error> {
+    let width = i64::from(seconds) * MICROS;
+    let until: Option<i64> = Spi::get_one_with_args(
+        &format!("SELECT {} FROM window_progress WHERE window_seconds = $1", micros_of("materialized_until")),
+        &[i32::try_from(seconds).unwrap_or(i32::MAX).into()],
+    )?;
+    let earliest = ranges.iter().map(|r| window_start(r.lo, seconds)).min();
+    let Some(from) = until.or(earliest) else { return Ok(0) };
+    let closed_until = window_start(watermark, seconds).max(from);
+
+    // Late packets: windows before `from` that received packets since the last tick.
+    let mut late: Vec<(i64, i64)> = ranges
+        .iter()
+        .filter(|r| r.lo < from)
+        .map(|r| (window_start(r.lo, seconds), (window_start(r.hi.min(from - 1), seconds) + width).min(from)))
+        .collect();
+    late.sort_unstable();
+    let mut merged: Vec<(i64, i64)> = Vec::new();
+    for (lo, hi) in late {
+        match merged.last_mut() {
+            Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
+            _ => merged.push((lo, hi)),
+        }
+    }
+
+    let mut written = 0;
+    for (lo, hi) in merged {
+        written += materialize_range(seconds, lo, hi, top_k)?;
+    }
+    if closed_until > from {
+        written += materialize_range(seconds, from, closed_until, top_k)?;
+    }
+    Spi::run_with_args(
+        "UPDATE window_progress SET materialized_until = $2 WHERE window_seconds = $1",
+        &[i32::try_from(seconds).unwrap_or(i32::MAX).into(), timestamptz(closed_until).into()],
+    )?;
+    Ok(written)
+}
+
+/// (Re)computes every window of `seconds` starting in [from, to): replaces its rows.
+fn materialize_range(seconds: u32, from: i64, to: i64, top_k: usize) -> Result<i64, pgrx::spi::Error> {
+    let width = i64::from(seconds) * MICROS;
+    Spi::run_with_args(
+        "DELETE FROM aggregated_features WHERE window_seconds = $1 AND window_start >= $2 AND window_start < $3",
+        &[i32::try_from(seconds).unwrap_or(i32::MAX).into(), timestamptz(from).into(), timestamptz(to).into()],
+    )?;
+    // Read in chunks of whole windows, at least a minute, to bound memory.
+    let chunk = width * (60 * MICROS / width).max(1);
+    let insert = insert_statement();
+    let mut written = 0;
+    let mut start = from;
+    while start < to {
+        let end = (start + chunk).min(to);
+        let packets = packets_between(start, end)?;
+        for row in compute_windows(&packets, seconds, top_k) {
+            insert_row(&insert, &row, width)?;
+            written += 1;
+        }
+        start = end;
+    }
+    Ok(written)
+}
+
+fn insert_statement() -> String {
+    let names: Vec<&str> = FEATURES.iter().map(|f| f.name).collect();
+    let params: Vec<String> = (9..9 + FEATURES.len()).map(|i| format!("${i}")).collect();
+    format!(
+        "INSERT INTO aggregated_features (window_seconds, window_start, window_end, scope, host, total_packets,
+             total_bytes, feature_version, {})
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {})",
+        names.join(", "),
+        params.join(", ")
+    )
+}
+
+fn insert_row(sql: &str, row: &WindowRow, width: i64) -> Result<(), pgrx::spi::Error> {
+    let feature = |name: &str| row.features.get(name).unwrap_or(0.0);
+    let mut args: Vec<pgrx::datum::DatumWithOid> = vec![
+        i32::try_from(row.window_seconds).unwrap_or(i32::MAX).into(),
+        timestamptz(row.start_micros).into(),
+        timestamptz(row.start_micros + width).into(),
+        row.scope.name().into(),
+        row.scope.host().map(|h| Inet(h.to_string())).into(),
+        (feature("packet_count") as i64).into(),
+        (feature("byte_count") as i64).into(),
+        i32::try_from(FEATURE_VERSION).unwrap_or(i32::MAX).into(),
+    ];
+    args.extend(row.features.values.iter().map(|v| (*v).into()));
+    Spi::run_with_args(sql, &args)
+}
