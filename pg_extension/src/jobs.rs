@@ -80,10 +80,9 @@ struct Invalidation {
     recorded_at: i64,
 }
 
-const MICROS_OF: &str = "(extract(epoch FROM {}) * 1000000)::int8";
-
-fn micros_of(column: &str) -> String {
-    MICROS_OF.replace("{}", column)
+/// SQL for a timestamptz expression as Unix microseconds.
+fn micros_of(expression: &str) -> String {
+    format!("(extract(epoch FROM {expression}) * 1000000)::int8")
 }
 
 fn consume_invalidations() -> Result<Vec<Invalidation>, pgrx::spi::Error> {
