@@ -8,6 +8,9 @@ use std::net::IpAddr;
 
 use crate::packet::Packet;
 
+/// Postgres timestamps count microseconds from 2000-01-01, Unix time from 1970-01-01.
+pub const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
+
 /// Postgres type of a packet column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnType {

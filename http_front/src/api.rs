@@ -28,7 +28,7 @@ pub async fn last_raw_packets(
         }
     };
     let client = state.pool.get().await?;
-    let statement = client.prepare_cached(&last_packets_query()).await?;
+    let statement = client.prepare_cached(&LAST_PACKETS_SQL).await?;
     let rows = client.query(&statement, &[&i64::from(count)]).await?;
     // Postgres renders each row as JSON; the array is assembled here.
     let mut body = String::with_capacity(rows.len() * 512 + 2);
@@ -43,11 +43,12 @@ pub async fn last_raw_packets(
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
-/// One JSON object per packet, fields named as in the wire format, built from the core's columns.
-fn last_packets_query() -> String {
+/// One JSON object per packet, fields named as in the wire format, built from the core's columns
+/// (once per process).
+static LAST_PACKETS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
         "SELECT json_build_object('id', id, {}, 'inserted_at', inserted_at)::text
          FROM raw_packets ORDER BY ts DESC, id DESC LIMIT $1",
         traffic_core::columns::json_fields_sql()
     )
-}
+});

@@ -3,11 +3,10 @@
 use std::net::IpAddr;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use traffic_core::columns::PG_EPOCH_OFFSET_MICROS;
 use traffic_core::{ColumnSink, Packet, COLUMNS};
 
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
-/// Postgres timestamps count from 2000-01-01; Unix time from 1970-01-01.
-const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
 /// Address families as Postgres' inet send/recv functions number them.
 const PGSQL_AF_INET: u8 = 2;
 const PGSQL_AF_INET6: u8 = 3;
@@ -36,81 +35,60 @@ pub fn encode(packets: &[Packet]) -> Bytes {
 struct Encoder(BytesMut);
 
 impl Encoder {
-    fn null(&mut self) {
-        self.0.put_i32(-1);
+    /// One field: its length and bytes, or -1 for NULL.
+    fn field(&mut self, value: Option<&[u8]>) {
+        match value {
+            // Every field is bounded by validation, far below i32::MAX.
+            Some(bytes) => {
+                self.0.put_i32(i32::try_from(bytes.len()).unwrap_or(i32::MAX));
+                self.0.put_slice(bytes);
+            }
+            None => self.0.put_i32(-1),
+        }
     }
 }
 
 impl ColumnSink for Encoder {
     fn timestamptz(&mut self, micros: i64) {
-        self.0.put_i32(8);
-        self.0.put_i64(micros - PG_EPOCH_OFFSET_MICROS);
+        self.field(Some(&(micros - PG_EPOCH_OFFSET_MICROS).to_be_bytes()));
     }
 
     fn text(&mut self, value: Option<&str>) {
-        match value {
-            // Validation bounds every text far below i32::MAX.
-            Some(s) => {
-                self.0.put_i32(i32::try_from(s.len()).unwrap_or(i32::MAX));
-                self.0.put_slice(s.as_bytes());
-            }
-            None => self.null(),
-        }
+        self.field(value.map(str::as_bytes));
     }
 
     fn inet(&mut self, value: Option<IpAddr>) {
-        match value {
+        // family, prefix bits, is_cidr, address length, address
+        let mut buf = [0u8; 20];
+        let encoded: Option<&[u8]> = match value {
             Some(IpAddr::V4(ip)) => {
-                self.0.put_i32(8);
-                self.0.put_slice(&[PGSQL_AF_INET, 32, 0, 4]);
-                self.0.put_slice(&ip.octets());
+                buf[..4].copy_from_slice(&[PGSQL_AF_INET, 32, 0, 4]);
+                buf[4..8].copy_from_slice(&ip.octets());
+                Some(&buf[..8])
             }
             Some(IpAddr::V6(ip)) => {
-                self.0.put_i32(20);
-                self.0.put_slice(&[PGSQL_AF_INET6, 128, 0, 16]);
-                self.0.put_slice(&ip.octets());
+                buf[..4].copy_from_slice(&[PGSQL_AF_INET6, 128, 0, 16]);
+                buf[4..].copy_from_slice(&ip.octets());
+                Some(&buf[..])
             }
-            None => self.null(),
-        }
+            None => None,
+        };
+        self.field(encoded);
     }
 
     fn macaddr(&mut self, value: Option<[u8; 6]>) {
-        match value {
-            Some(mac) => {
-                self.0.put_i32(6);
-                self.0.put_slice(&mac);
-            }
-            None => self.null(),
-        }
+        self.field(value.as_ref().map(|m| &m[..]));
     }
 
     fn int2(&mut self, value: Option<i16>) {
-        match value {
-            Some(v) => {
-                self.0.put_i32(2);
-                self.0.put_i16(v);
-            }
-            None => self.null(),
-        }
+        self.field(value.map(i16::to_be_bytes).as_ref().map(|b| &b[..]));
     }
 
     fn int4(&mut self, value: Option<i32>) {
-        match value {
-            Some(v) => {
-                self.0.put_i32(4);
-                self.0.put_i32(v);
-            }
-            None => self.null(),
-        }
+        self.field(value.map(i32::to_be_bytes).as_ref().map(|b| &b[..]));
     }
 
     fn boolean(&mut self, value: Option<bool>) {
-        match value {
-            Some(v) => {
-                self.0.put_i32(1);
-                self.0.put_u8(u8::from(v));
-            }
-            None => self.null(),
-        }
+        self.field(value.map(|v| [u8::from(v)]).as_ref().map(|b| &b[..]));
     }
 }

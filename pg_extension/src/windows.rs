@@ -3,11 +3,9 @@
 
 use pgrx::prelude::*;
 use pgrx::{Inet, PgSqlErrorCode};
+use traffic_core::columns::PG_EPOCH_OFFSET_MICROS;
 use traffic_core::features::{compute_windows, window_start};
 use traffic_core::Packet;
-
-/// Postgres counts timestamps from 2000-01-01, Unix from 1970-01-01.
-const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
 
 fn unix_micros(t: TimestampWithTimeZone) -> i64 {
     t.into_inner() + PG_EPOCH_OFFSET_MICROS
