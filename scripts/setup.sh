@@ -70,6 +70,25 @@ fi
 step "extension: release build, installed into PostgreSQL $PG_MAJOR"
 "$ROOT/scripts/install_extension.sh"
 
+step "scheduler: the extension preloaded, its background worker serving $DB_NAME"
+preload=$(as_postgres -d postgres -Atc "SHOW shared_preload_libraries")
+if ! printf ',%s,' "$preload" | tr -d ' ' | grep -q ',traffic_analyzer,'; then
+    as_postgres -d postgres -c "ALTER SYSTEM SET shared_preload_libraries = '${preload:+$preload,}traffic_analyzer'"
+    restart_needed=1
+fi
+# LOAD defines the extension's settings in this session, so ALTER SYSTEM knows them.
+if [ "$(as_postgres -d postgres -At -c "LOAD 'traffic_analyzer'" -c "SHOW traffic_analyzer.databases")" != "$DB_NAME" ]; then
+    as_postgres -d postgres -c "LOAD 'traffic_analyzer'" -c "ALTER SYSTEM SET traffic_analyzer.databases = '$DB_NAME'"
+    restart_needed=1
+fi
+if [ "${restart_needed:-0}" = 1 ]; then
+    pg_ctlcluster --skip-systemctl-redirect $PG_MAJOR main restart
+    for _ in $(seq 1 30); do pg_isready -q -h /var/run/postgresql -p "$PG_PORT" && break; sleep 1; done
+    echo "PostgreSQL restarted with traffic_analyzer preloaded"
+else
+    echo "already configured"
+fi
+
 step "CREATE EXTENSION traffic_analyzer in $DB_NAME"
 as_postgres -d "$DB_NAME" <<'SQL'
 CREATE EXTENSION IF NOT EXISTS traffic_analyzer;

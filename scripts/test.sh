@@ -23,6 +23,9 @@ step "extension tests inside PostgreSQL (a throwaway cluster run as postgres)"
 pgrx_dir=/var/tmp/traffic_analyzer-pgrx-test
 mkdir -p "$pgrx_dir"
 chown postgres "$pgrx_dir"
+# The running cluster preloads the installed library: unlink it (its processes keep the mapped
+# file) so the test build is written to a new file, not over the mapped one.
+rm -f "$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)/traffic_analyzer.so"
 (cd pg_extension && cargo pgrx test pg15 --runas postgres --pgdata "$pgrx_dir/data") 2>&1 | tee -a "$results"
 # `cargo pgrx test` installed a test build of the extension; put the release build back.
 ./scripts/install_extension.sh

@@ -2,10 +2,12 @@
 //!
 //! [`COLUMNS`] is the ordered column list every writer and reader derives from (the front's
 //! binary COPY, its JSON reads, the extension's schema check); [`Packet::write_columns`] emits
-//! one packet's values in exactly that order to a [`ColumnSink`] that encodes them.
+//! one packet's values in exactly that order to a [`ColumnSink`] that encodes them;
+//! [`Packet::read_columns`] is the inverse, for readers of stored rows (the extension).
 
 use std::net::IpAddr;
 
+use crate::mac::MacAddr;
 use crate::packet::Packet;
 
 /// Postgres timestamps count microseconds from 2000-01-01, Unix time from 1970-01-01.
@@ -178,6 +180,73 @@ impl Packet {
     }
 }
 
+/// Supplies one stored row's column values in [`COLUMNS`] order (the inverse of [`ColumnSink`]).
+pub trait ColumnSource {
+    /// Microseconds since the Unix epoch.
+    fn timestamptz(&mut self) -> Option<i64>;
+    fn text(&mut self) -> Option<String>;
+    fn inet(&mut self) -> Option<IpAddr>;
+    fn macaddr(&mut self) -> Option<[u8; 6]>;
+    fn int2(&mut self) -> Option<i16>;
+    fn int4(&mut self) -> Option<i32>;
+    fn boolean(&mut self) -> Option<bool>;
+}
+
+impl Packet {
+    /// Rebuilds a packet from a stored row, reading every column in [`COLUMNS`] order. The
+    /// table's CHECK constraints keep values in range; anything out of range reads as absent.
+    pub fn read_columns(source: &mut impl ColumnSource) -> Packet {
+        let u8_of = |v: Option<i16>| v.and_then(|v| u8::try_from(v).ok());
+        let u16_of = |v: Option<i32>| v.and_then(|v| u16::try_from(v).ok());
+        let u32_of = |v: Option<i32>| v.and_then(|v| u32::try_from(v).ok());
+        let micros = source.timestamptz().unwrap_or(0);
+        let interface = source.text().unwrap_or_default();
+        let src_ip = source.inet();
+        let dst_ip = source.inet();
+        let protocol = source.text();
+        let length = u32_of(source.int4()).unwrap_or(0);
+        let mut packet = Packet::new(micros as f64 / 1e6, interface, length);
+        packet.src_ip = src_ip;
+        packet.dst_ip = dst_ip;
+        packet.protocol = protocol;
+        packet.src_port = u16_of(source.int4());
+        packet.dst_port = u16_of(source.int4());
+        packet.tcp_flags = source.text();
+        for flag in [
+            &mut packet.tcp_syn,
+            &mut packet.tcp_ack,
+            &mut packet.tcp_fin,
+            &mut packet.tcp_rst,
+            &mut packet.tcp_psh,
+            &mut packet.tcp_urg,
+            &mut packet.tcp_ece,
+            &mut packet.tcp_cwr,
+        ] {
+            *flag = source.boolean();
+        }
+        packet.tcp_window = u16_of(source.int4());
+        packet.src_mac = source.macaddr().map(MacAddr);
+        packet.dst_mac = source.macaddr().map(MacAddr);
+        packet.ttl = u8_of(source.int2());
+        packet.ip_version = u8_of(source.int2());
+        packet.icmp_type = u8_of(source.int2());
+        packet.icmp_code = u8_of(source.int2());
+        packet.dns_query = source.text();
+        packet.dns_qtype = u16_of(source.int4());
+        packet.dns_response = source.boolean();
+        packet.dns_rcode = u8_of(source.int2());
+        packet.dns_answer_count = u16_of(source.int4());
+        packet.http_method = source.text();
+        packet.http_host = source.text();
+        packet.http_path = source.text();
+        packet.http_status = source.int2().and_then(|v| u16::try_from(v).ok());
+        packet.http_user_agent = source.text();
+        packet.payload_length = u32_of(source.int4());
+        packet.sensor = source.text();
+        packet
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,6 +297,100 @@ mod tests {
         Packet::new(1.7e9, "eth0", 60).write_columns(&mut recorder);
         let expected: Vec<ColumnType> = COLUMNS.iter().map(|c| c.ty).collect();
         assert_eq!(recorder.0, expected);
+    }
+
+    /// Keeps the values a sink receives, to feed them back as a source.
+    #[derive(Default)]
+    struct Row(std::collections::VecDeque<Value>);
+
+    #[derive(Debug)]
+    enum Value {
+        Ts(i64),
+        Text(Option<String>),
+        Inet(Option<IpAddr>),
+        Mac(Option<[u8; 6]>),
+        I2(Option<i16>),
+        I4(Option<i32>),
+        Bool(Option<bool>),
+    }
+
+    impl ColumnSink for Row {
+        fn timestamptz(&mut self, micros: i64) {
+            self.0.push_back(Value::Ts(micros));
+        }
+        fn text(&mut self, v: Option<&str>) {
+            self.0.push_back(Value::Text(v.map(str::to_string)));
+        }
+        fn inet(&mut self, v: Option<IpAddr>) {
+            self.0.push_back(Value::Inet(v));
+        }
+        fn macaddr(&mut self, v: Option<[u8; 6]>) {
+            self.0.push_back(Value::Mac(v));
+        }
+        fn int2(&mut self, v: Option<i16>) {
+            self.0.push_back(Value::I2(v));
+        }
+        fn int4(&mut self, v: Option<i32>) {
+            self.0.push_back(Value::I4(v));
+        }
+        fn boolean(&mut self, v: Option<bool>) {
+            self.0.push_back(Value::Bool(v));
+        }
+    }
+
+    impl ColumnSource for Row {
+        fn timestamptz(&mut self) -> Option<i64> {
+            match self.0.pop_front() {
+                Some(Value::Ts(v)) => Some(v),
+                other => panic!("expected a timestamp, got {other:?}"),
+            }
+        }
+        fn text(&mut self) -> Option<String> {
+            match self.0.pop_front() {
+                Some(Value::Text(v)) => v,
+                other => panic!("expected text, got {other:?}"),
+            }
+        }
+        fn inet(&mut self) -> Option<IpAddr> {
+            match self.0.pop_front() {
+                Some(Value::Inet(v)) => v,
+                other => panic!("expected inet, got {other:?}"),
+            }
+        }
+        fn macaddr(&mut self) -> Option<[u8; 6]> {
+            match self.0.pop_front() {
+                Some(Value::Mac(v)) => v,
+                other => panic!("expected macaddr, got {other:?}"),
+            }
+        }
+        fn int2(&mut self) -> Option<i16> {
+            match self.0.pop_front() {
+                Some(Value::I2(v)) => v,
+                other => panic!("expected int2, got {other:?}"),
+            }
+        }
+        fn int4(&mut self) -> Option<i32> {
+            match self.0.pop_front() {
+                Some(Value::I4(v)) => v,
+                other => panic!("expected int4, got {other:?}"),
+            }
+        }
+        fn boolean(&mut self) -> Option<bool> {
+            match self.0.pop_front() {
+                Some(Value::Bool(v)) => v,
+                other => panic!("expected bool, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn read_columns_inverts_write_columns() {
+        for packet in [all_fields_set(), Packet::new(1_700_000_000.123456, "lo", 0)] {
+            let mut row = Row::default();
+            packet.write_columns(&mut row);
+            assert_eq!(Packet::read_columns(&mut row), packet);
+            assert!(row.0.is_empty(), "every column read");
+        }
     }
 
     #[test]

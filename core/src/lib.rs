@@ -9,7 +9,7 @@ pub mod mac;
 pub mod packet;
 pub mod wire;
 
-pub use columns::{Column, ColumnSink, ColumnType, COLUMNS};
+pub use columns::{Column, ColumnSink, ColumnSource, ColumnType, COLUMNS};
 pub use mac::MacAddr;
 pub use packet::{FieldError, Limits, Packet};
 pub use wire::{decode_batch, BatchError, Format};

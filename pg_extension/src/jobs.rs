@@ -4,7 +4,7 @@
 //! transaction: never counted twice). All state lives in tables, so a restart resumes.
 
 use pgrx::prelude::*;
-use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, Inet};
+use pgrx::{pg_sys, GucContext, GucFlags, GucRegistry, GucSetting, Inet, PgOid};
 use traffic_core::features::{compute_windows, window_start, WindowRow, FEATURES, FEATURE_VERSION};
 
 use crate::windows::{packets_between, timestamptz};
@@ -57,7 +57,7 @@ fn add_feature_columns() -> Result<i32, pgrx::spi::Error> {
 /// received late packets. Returns the number of window rows written. Call it from pg_cron or
 /// any scheduler when the background worker is not running.
 #[pg_extern(volatile)]
-fn run_jobs() -> Result<i64, pgrx::spi::Error> {
+pub fn run_jobs() -> Result<i64, pgrx::spi::Error> {
     // One job at a time (the worker and a pg_cron call may overlap): the other one skips.
     let locked = Spi::get_one::<bool>("SELECT pg_try_advisory_xact_lock(hashtext('traffic_analyzer.run_jobs'))")?;
     if locked != Some(true) {
@@ -66,9 +66,16 @@ fn run_jobs() -> Result<i64, pgrx::spi::Error> {
     let ranges = consume_invalidations()?;
     let Some(watermark) = advance_watermark(&ranges)? else { return Ok(0) };
     let top_k = usize::try_from(TOP_K.get()).unwrap_or(0);
-    let mut written = 0;
+    let mut plans = Vec::new();
     for seconds in WINDOW_SIZES {
-        written += materialize(seconds, &ranges, watermark, top_k)?;
+        plans.push(plan(seconds, &ranges, watermark)?);
+    }
+    let written = materialize(&plans, top_k)?;
+    for plan in &plans {
+        Spi::run_with_args(
+            "UPDATE window_progress SET materialized_until = $2 WHERE window_seconds = $1",
+            &[window_seconds_arg(plan.seconds), timestamptz(plan.closed_until).into()],
+        )?;
     }
     Ok(written)
 }
@@ -127,90 +134,144 @@ fn advance_watermark(ranges: &[Invalidation]) -> Result<Option<i64>, pgrx::spi::
     })?;
     let (Some(newest), Some(arrival), Some(now)) = (newest, arrival, now) else { return Ok(None) };
     let lateness = i64::from(ALLOWED_LATENESS_SECS.get()) * MICROS;
-    let largest_window = i64::from(WINDOW_SIZES[WINDOW_SIZES.len() - 1]) * MICROS;
-    Ok(Some(if now - arrival > lateness { newest + largest_window } else { newest - lateness }))
+    let largest = i64::from(WINDOW_SIZES[WINDOW_SIZES.len() - 1]) * MICROS;
+    Ok(Some(if now - arrival > lateness { newest + largest } else { newest - lateness }))
 }
 
-/// Materializes the windows of one size: newly closed ones, and closed ones with late packets.
-fn materialize(seconds: u32, ranges: &[Invalidation], watermark: i64, top_k: usize) -> Result<i64, pgrx::spi::Error> {
+/// What one window size needs this tick: spans [lo, hi) of window starts to (re)compute.
+struct Plan {
+    seconds: u32,
+    spans: Vec<(i64, i64)>,
+    /// Every window starting before this is materialized after this tick.
+    closed_until: i64,
+}
+
+fn window_seconds_arg(seconds: u32) -> pgrx::datum::DatumWithOid<'static> {
+    i32::try_from(seconds).unwrap_or(i32::MAX).into()
+}
+
+/// The windows of one size to compute: closed ones with late packets, then newly closed ones.
+fn plan(seconds: u32, ranges: &[Invalidation], watermark: i64) -> Result<Plan, pgrx::spi::Error> {
     let width = i64::from(seconds) * MICROS;
     let until: Option<i64> = Spi::get_one_with_args(
         &format!("SELECT {} FROM window_progress WHERE window_seconds = $1", micros_of("materialized_until")),
-        &[i32::try_from(seconds).unwrap_or(i32::MAX).into()],
+        &[window_seconds_arg(seconds)],
     )?;
     let earliest = ranges.iter().map(|r| window_start(r.lo, seconds)).min();
-    let Some(from) = until.or(earliest) else { return Ok(0) };
+    let Some(from) = until.or(earliest) else { return Ok(Plan { seconds, spans: Vec::new(), closed_until: 0 }) };
     let closed_until = window_start(watermark, seconds).max(from);
 
     // Late packets: windows before `from` that received packets since the last tick.
-    let mut late: Vec<(i64, i64)> = ranges
+    let mut spans: Vec<(i64, i64)> = ranges
         .iter()
         .filter(|r| r.lo < from)
         .map(|r| (window_start(r.lo, seconds), (window_start(r.hi.min(from - 1), seconds) + width).min(from)))
         .collect();
-    late.sort_unstable();
+    if closed_until > from {
+        spans.push((from, closed_until));
+    }
+    Ok(Plan { seconds, spans: merge(spans), closed_until })
+}
+
+/// Sorted, overlapping or touching spans merged.
+fn merge(mut spans: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
+    spans.sort_unstable();
     let mut merged: Vec<(i64, i64)> = Vec::new();
-    for (lo, hi) in late {
+    for (lo, hi) in spans {
         match merged.last_mut() {
             Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
             _ => merged.push((lo, hi)),
         }
     }
-
-    let mut written = 0;
-    for (lo, hi) in merged {
-        written += materialize_range(seconds, lo, hi, top_k)?;
-    }
-    if closed_until > from {
-        written += materialize_range(seconds, from, closed_until, top_k)?;
-    }
-    Spi::run_with_args(
-        "UPDATE window_progress SET materialized_until = $2 WHERE window_seconds = $1",
-        &[i32::try_from(seconds).unwrap_or(i32::MAX).into(), timestamptz(closed_until).into()],
-    )?;
-    Ok(written)
+    merged
 }
 
-/// (Re)computes every window of `seconds` starting in [from, to): replaces its rows.
-fn materialize_range(seconds: u32, from: i64, to: i64, top_k: usize) -> Result<i64, pgrx::spi::Error> {
-    let width = i64::from(seconds) * MICROS;
-    Spi::run_with_args(
-        "DELETE FROM aggregated_features WHERE window_seconds = $1 AND window_start >= $2 AND window_start < $3",
-        &[i32::try_from(seconds).unwrap_or(i32::MAX).into(), timestamptz(from).into(), timestamptz(to).into()],
-    )?;
-    // Read in chunks of whole windows, at least a minute, to bound memory.
-    let chunk = width * (60 * MICROS / width).max(1);
-    let insert = insert_statement();
-    let mut written = 0;
-    let mut start = from;
-    while start < to {
-        let end = (start + chunk).min(to);
-        let packets = packets_between(start, end)?;
-        for row in compute_windows(&packets, seconds, top_k) {
-            insert_row(&insert, &row, width)?;
-            written += 1;
+/// Replaces the rows of every planned span. Packets are read once for all window sizes, in
+/// chunks of one largest window (a multiple of every size, so no window straddles two chunks).
+fn materialize(plans: &[Plan], top_k: usize) -> Result<i64, pgrx::spi::Error> {
+    let largest = WINDOW_SIZES[WINDOW_SIZES.len() - 1];
+    let chunk = i64::from(largest) * MICROS;
+    for plan in plans {
+        for &(lo, hi) in &plan.spans {
+            Spi::run_with_args(
+                "DELETE FROM aggregated_features WHERE window_seconds = $1 AND window_start >= $2 AND window_start < $3",
+                &[window_seconds_arg(plan.seconds), timestamptz(lo).into(), timestamptz(hi).into()],
+            )?;
         }
-        start = end;
+    }
+    let chunks = merge(
+        plans
+            .iter()
+            .flat_map(|p| p.spans.iter())
+            .map(|&(lo, hi)| (window_start(lo, largest), window_start(hi - 1, largest) + chunk))
+            .collect(),
+    );
+    let mut written = 0;
+    for (lo, hi) in chunks {
+        let mut start = lo;
+        while start < hi {
+            let end = start + chunk;
+            let packets = packets_between(start, end)?;
+            let mut rows = Vec::new();
+            for plan in plans {
+                for &(span_lo, span_hi) in &plan.spans {
+                    let (from, to) = (span_lo.max(start), span_hi.min(end));
+                    if from < to {
+                        let first = packets.partition_point(|p| p.timestamp_micros() < from);
+                        let last = packets.partition_point(|p| p.timestamp_micros() < to);
+                        rows.extend(compute_windows(&packets[first..last], plan.seconds, top_k));
+                    }
+                }
+            }
+            written += insert_rows(&rows)?;
+            start = end;
+        }
     }
     Ok(written)
 }
 
-fn insert_statement() -> String {
+/// Inserts window rows through one prepared statement.
+fn insert_rows(rows: &[WindowRow]) -> Result<i64, pgrx::spi::Error> {
+    if rows.is_empty() {
+        return Ok(0);
+    }
     let names: Vec<&str> = FEATURES.iter().map(|f| f.name).collect();
     let params: Vec<String> = (9..9 + FEATURES.len()).map(|i| format!("${i}")).collect();
-    format!(
+    let sql = format!(
         "INSERT INTO aggregated_features (window_seconds, window_start, window_end, scope, host, total_packets,
              total_bytes, feature_version, {})
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {})",
         names.join(", "),
         params.join(", ")
-    )
+    );
+    let mut types: Vec<PgOid> = [
+        pg_sys::INT4OID,
+        pg_sys::TIMESTAMPTZOID,
+        pg_sys::TIMESTAMPTZOID,
+        pg_sys::TEXTOID,
+        pg_sys::INETOID,
+        pg_sys::INT8OID,
+        pg_sys::INT8OID,
+        pg_sys::INT4OID,
+    ]
+    .into_iter()
+    .map(PgOid::from)
+    .collect();
+    types.extend(FEATURES.iter().map(|_| PgOid::from(pg_sys::FLOAT8OID)));
+    Spi::connect_mut(|client| {
+        let statement = client.prepare_mut(sql.as_str(), &types)?;
+        for row in rows {
+            client.update(&statement, None, &row_args(row))?;
+        }
+        Ok(i64::try_from(rows.len()).unwrap_or(i64::MAX))
+    })
 }
 
-fn insert_row(sql: &str, row: &WindowRow, width: i64) -> Result<(), pgrx::spi::Error> {
+fn row_args(row: &WindowRow) -> Vec<pgrx::datum::DatumWithOid<'static>> {
+    let width = i64::from(row.window_seconds) * MICROS;
     let feature = |name: &str| row.features.get(name).unwrap_or(0.0);
     let mut args: Vec<pgrx::datum::DatumWithOid> = vec![
-        i32::try_from(row.window_seconds).unwrap_or(i32::MAX).into(),
+        window_seconds_arg(row.window_seconds),
         timestamptz(row.start_micros).into(),
         timestamptz(row.start_micros + width).into(),
         row.scope.name().into(),
@@ -220,5 +281,5 @@ fn insert_row(sql: &str, row: &WindowRow, width: i64) -> Result<(), pgrx::spi::E
         i32::try_from(FEATURE_VERSION).unwrap_or(i32::MAX).into(),
     ];
     args.extend(row.features.values.iter().map(|v| (*v).into()));
-    Spi::run_with_args(sql, &args)
+    args
 }

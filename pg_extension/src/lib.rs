@@ -3,10 +3,13 @@
 
 use pgrx::prelude::*;
 
+mod aggregate;
 mod features;
 mod jobs;
+mod rows;
 mod schema;
 mod windows;
+mod worker;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -18,6 +21,8 @@ extension_sql!("SELECT add_feature_columns();", name = "feature_columns", finali
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     jobs::register_gucs();
+    worker::register_gucs();
+    worker::register_schedulers();
 }
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -294,3 +294,131 @@ fn aggregated_features_has_a_column_per_feature() {
     );
     assert_eq!(missing, 0);
 }
+
+/// Global rows of window_features() and packet_features() over a GROUP BY of the same windows,
+/// compared as whole feature arrays (no tolerance: the same core code must give the same bits).
+#[pg_test]
+fn packet_features_aggregate_equals_window_features() {
+    insert_window_traffic();
+    let differing = count(
+        "WITH grouped AS (
+             SELECT to_timestamp(floor(extract(epoch FROM ts) / 5) * 5) AS window_start,
+                    packet_features(p, 5 ORDER BY ts, id) AS features
+             FROM raw_packets p GROUP BY 1),
+         live AS (
+             SELECT window_start, features
+             FROM window_features(5, '2024-01-01 00:00:00+00', '2024-01-01 00:00:15+00') WHERE scope = 'global')
+         SELECT count(*) FROM grouped FULL JOIN live USING (window_start)
+         WHERE grouped.features IS DISTINCT FROM live.features",
+    );
+    assert_eq!(differing, 0);
+    // Per source host: the src_host rows (every host, top_k large enough).
+    let differing = count(
+        "WITH grouped AS (
+             SELECT to_timestamp(floor(extract(epoch FROM ts) / 5) * 5) AS window_start, src_ip AS host,
+                    packet_features(p, 5 ORDER BY ts, id) AS features
+             FROM raw_packets p GROUP BY 1, 2),
+         live AS (
+             SELECT window_start, host, features
+             FROM window_features(5, '2024-01-01 00:00:00+00', '2024-01-01 00:00:15+00', top_k => 100)
+             WHERE scope = 'src_host')
+         SELECT count(*) FROM grouped FULL JOIN live USING (window_start, host)
+         WHERE grouped.features IS DISTINCT FROM live.features",
+    );
+    assert_eq!(differing, 0);
+}
+
+#[pg_test]
+fn packet_features_reads_any_row_with_packet_columns() {
+    insert_window_traffic();
+    // A subquery's anonymous row with a subset of the columns: the others read as NULL.
+    let packets = Spi::get_one::<f64>(
+        "SELECT (packet_features(p, 15 ORDER BY ts))[1]
+         FROM (SELECT ts, length, src_ip, protocol FROM raw_packets) p",
+    )
+    .unwrap();
+    assert_eq!(packets, Some(400.0));
+    let empty = Spi::get_one::<Vec<f64>>("SELECT packet_features(p, 5) FROM raw_packets p WHERE false").unwrap();
+    assert_eq!(empty, None, "no packets, no features (like sum())");
+}
+
+#[pg_test]
+#[should_panic(expected = "packet_features needs packets in capture-time order")]
+fn packet_features_refuses_unordered_input() {
+    Spi::run(
+        "INSERT INTO raw_packets (ts, interface, length) VALUES
+            ('2024-01-01 00:00:02+00', 'eth0', 60), ('2024-01-01 00:00:01+00', 'eth0', 60)",
+    )
+    .unwrap();
+    Spi::run("SELECT packet_features(p, 5 ORDER BY ts DESC) FROM raw_packets p").unwrap();
+}
+
+#[pg_test]
+#[should_panic(expected = "packet_features: the row has no column ts")]
+fn packet_features_refuses_rows_without_a_timestamp() {
+    Spi::run("SELECT packet_features(p, 5) FROM (SELECT 60 AS length) p").unwrap();
+}
+
+#[pg_test]
+#[should_panic(expected = "packet_features: column src_ip must be of type inet")]
+fn packet_features_refuses_mistyped_columns() {
+    Spi::run("SELECT packet_features(p, 5) FROM (SELECT now() AS ts, 60 AS length, '10.0.0.1'::text AS src_ip) p").unwrap();
+}
+
+fn feature_of(sql_features: &str, name: &str) -> f64 {
+    Spi::get_one::<f64>(&format!(
+        "SELECT ({sql_features})[(SELECT position FROM feature_names() WHERE name = '{name}')]"
+    ))
+    .unwrap()
+    .unwrap_or_else(|| panic!("{name} is null"))
+}
+
+#[pg_test]
+fn edge_cases_empty_window_single_packet_ipv6_and_missing_ports() {
+    // Empty: no packets in range, no rows.
+    assert_eq!(count("SELECT count(*) FROM window_features(5, '2024-01-01', '2024-01-02')"), 0);
+
+    // One IPv6 ICMPv6 echo request, no ports, alone in its window.
+    Spi::run(
+        "INSERT INTO raw_packets (ts, interface, src_ip, dst_ip, protocol, length, icmp_type, icmp_code, ip_version, ttl)
+         VALUES ('2024-01-01 00:00:02.5+00', 'eth0', '2001:db8::1', 'fe80::2', 'ICMPv6', 118, 128, 0, 6, 64)",
+    )
+    .unwrap();
+    let global = "(SELECT features FROM window_features(5, '2024-01-01 00:00:00+00', '2024-01-01 00:00:05+00')
+                   WHERE scope = 'global')";
+    for (name, expected) in [
+        ("packet_count", 1.0),
+        ("byte_count", 118.0),
+        ("packets_per_sec", 0.2),
+        ("pkt_size_std", 0.0),
+        ("icmp_count", 1.0),
+        ("icmp_echo_request_count", 1.0),
+        ("ipv6_ratio", 1.0),
+        ("distinct_src_ips", 1.0),
+        ("distinct_dst_ports", 0.0),
+        ("distinct_src_ports", 0.0),
+        ("well_known_dst_port_ratio", 0.0),
+        ("dst_port_entropy", 0.0),
+        ("src_ip_entropy", 0.0),
+        ("iat_mean", 0.0),
+        ("iat_std", 0.0),
+        ("ttl_mean", 64.0),
+    ] {
+        assert_eq!(feature_of(global, name), expected, "{name}");
+    }
+    let hosts = Spi::get_one::<Vec<String>>(
+        "SELECT array_agg(scope || ' ' || host(host) ORDER BY scope)
+         FROM window_features(5, '2024-01-01 00:00:00+00', '2024-01-01 00:00:05+00') WHERE scope <> 'global'",
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(hosts, ["dst_host fe80::2", "src_host 2001:db8::1"]);
+
+    // A packet without addresses (ARP) counts in the global row only.
+    Spi::run("INSERT INTO raw_packets (ts, interface, protocol, length) VALUES ('2024-01-01 00:00:03+00', 'eth0', 'ARP', 42)")
+        .unwrap();
+    assert_eq!(feature_of(global, "packet_count"), 2.0);
+    assert_eq!(feature_of(global, "other_count"), 1.0);
+    assert_eq!(feature_of(global, "iat_mean"), 0.5);
+    assert_eq!(count("SELECT count(*) FROM window_features(5, '2024-01-01 00:00:00+00', '2024-01-01 00:00:05+00')"), 3);
+}

@@ -2,10 +2,12 @@
 //! `traffic_core::features`; no feature math lives here.
 
 use pgrx::prelude::*;
-use pgrx::{Inet, PgSqlErrorCode};
+use pgrx::{pg_sys, Inet, PgSqlErrorCode};
 use traffic_core::columns::PG_EPOCH_OFFSET_MICROS;
 use traffic_core::features::{compute_windows, window_start};
-use traffic_core::Packet;
+use traffic_core::{Packet, COLUMNS};
+
+use crate::rows::DatumRow;
 
 fn unix_micros(t: TimestampWithTimeZone) -> i64 {
     t.into_inner() + PG_EPOCH_OFFSET_MICROS
@@ -25,18 +27,24 @@ fn invalid_argument(message: String, hint: &str) -> ! {
 
 /// Packets with `from <= ts < to` (Unix microseconds), in capture-time order.
 pub fn packets_between(from: i64, to: i64) -> Result<Vec<Packet>, pgrx::spi::Error> {
-    let sql = format!(
-        "SELECT json_build_object({})::text FROM raw_packets WHERE ts >= $1 AND ts < $2 ORDER BY ts, id",
-        traffic_core::columns::json_fields_sql()
-    );
+    let sql =
+        format!("SELECT {} FROM raw_packets WHERE ts >= $1 AND ts < $2 ORDER BY ts, id", crate::rows::select_list());
     Spi::connect(|client| {
         let rows = client.select(&sql, None, &[timestamptz(from).into(), timestamptz(to).into()])?;
         let mut packets = Vec::with_capacity(rows.len());
-        for row in rows {
-            let json: &str = row.get(1)?.unwrap_or("{}");
-            match serde_json::from_str::<Packet>(json) {
-                Ok(packet) => packets.push(packet),
-                Err(e) => pgrx::warning!("window_features: skipping an unreadable packet row: {e}"),
+        // SAFETY: SPI_tuptable is the result of the select just run (held by `rows`), with
+        // COLUMNS.len() columns of the types COLUMNS names (packet_schema_drift() checks the table).
+        unsafe {
+            let table = pg_sys::SPI_tuptable;
+            let tupdesc = (*table).tupdesc;
+            let mut values = vec![pg_sys::Datum::from(0); COLUMNS.len()];
+            let mut nulls = vec![true; COLUMNS.len()];
+            let mut datums = Vec::with_capacity(COLUMNS.len());
+            for i in 0..rows.len() {
+                pg_sys::heap_deform_tuple(*(*table).vals.add(i), tupdesc, values.as_mut_ptr(), nulls.as_mut_ptr());
+                datums.clear();
+                datums.extend(values.iter().zip(&nulls).map(|(v, null)| (!null).then_some(*v)));
+                packets.push(DatumRow::packet(&datums));
             }
         }
         Ok(packets)

@@ -3,8 +3,11 @@
 //! Feed packets in capture-time order (inter-arrival times need it); every other feature is
 //! order-independent. Memory grows with distinct values (hosts, ports, names), not with packets.
 
-use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+
+// A fast non-cryptographic hash: keys are addresses and ports, and every packet does several
+// lookups per scope and window size (SipHash made hashing the bulk of materialization time).
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::list::{FEATURES, FEATURE_VERSION};
 use crate::packet::Packet;
@@ -98,7 +101,7 @@ fn entropy<'a>(counts: impl Iterator<Item = &'a u64>) -> f64 {
 
 /// The largest number of distinct partners any key has among `pairs`.
 fn max_partners<K: std::hash::Hash + Eq, V>(pairs: impl Iterator<Item = (K, V)>) -> u64 {
-    let mut per_key: HashMap<K, u64> = HashMap::new();
+    let mut per_key: HashMap<K, u64> = HashMap::default();
     for (key, _) in pairs {
         *per_key.entry(key).or_default() += 1;
     }

@@ -2,7 +2,7 @@
 //! plus rows for its busiest source and destination hosts (top-K by packets), so an alert can name
 //! attacker and victim while a random-source flood cannot explode the output.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::net::IpAddr;
 
 use super::accumulator::{FeatureVector, WindowAccumulator};

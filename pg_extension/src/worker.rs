@@ -1,0 +1,159 @@
+//! The scheduler: one background worker per database in `traffic_analyzer.databases`, each
+//! running one `run_jobs()` tick every `traffic_analyzer.tick` milliseconds in a transaction of
+//! its own. An error aborts that tick only (logged; the next tick retries, since consumed work
+//! is rolled back with it). All progress lives in tables, so a restarted server resumes.
+//! Registered only when the library is in `shared_preload_libraries`.
+
+use std::ffi::CString;
+use std::time::Duration;
+
+use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags};
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+
+pub static DATABASES: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"traffic_analyzer"));
+pub static TICK_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
+
+/// A scheduler that could not connect (e.g. its database does not exist yet) retries this often.
+const RESTART_AFTER: Duration = Duration::from_secs(30);
+const LIBRARY: &str = "traffic_analyzer";
+const WORKER_TYPE: &str = "traffic_analyzer scheduler";
+
+pub fn register_gucs() {
+    GucRegistry::define_string_guc(
+        c"traffic_analyzer.databases",
+        c"Databases whose windows and alerts the background scheduler maintains (comma-separated)",
+        c"One scheduler process per database; each does nothing until CREATE EXTENSION traffic_analyzer. \
+          Takes effect at server start.",
+        &DATABASES,
+        // Read once, at server start; Sighup (not Postmaster) so a session that LOADs the
+        // library can define it, e.g. for ALTER SYSTEM before the first preloaded start.
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"traffic_analyzer.tick",
+        c"Interval between two runs of the scheduler's job",
+        c"Each tick materializes the windows the watermark has closed (run_jobs()).",
+        &TICK_MS,
+        10,
+        3_600_000,
+        GucContext::Sighup,
+        GucFlags::UNIT_MS,
+    );
+}
+
+/// Registers one scheduler per configured database (postmaster, at preload only).
+pub fn register_schedulers() {
+    // SAFETY: a plain flag set by the postmaster while it loads preloaded libraries.
+    if !unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
+        return;
+    }
+    for database in configured_databases() {
+        BackgroundWorkerBuilder::new(&format!("{WORKER_TYPE} for {database}"))
+            .set_type(WORKER_TYPE)
+            .set_library(LIBRARY)
+            .set_function("traffic_analyzer_scheduler_main")
+            .set_extra(&database)
+            .enable_spi_access()
+            .set_start_time(BgWorkerStartTime::RecoveryFinished)
+            .set_restart_time(Some(RESTART_AFTER))
+            .load();
+    }
+}
+
+fn configured_databases() -> Vec<String> {
+    let list = DATABASES.get().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    // bgw_extra holds the name: at most 127 bytes, and database names are at most 63.
+    list.split(',').map(str::trim).filter(|d| !d.is_empty() && d.len() < 64).map(str::to_string).collect()
+}
+
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn traffic_analyzer_scheduler_main(_arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    let database = BackgroundWorker::get_extra().to_string();
+    BackgroundWorker::connect_worker_to_spi(Some(&database), None);
+    log!("traffic_analyzer scheduler started for database {database}");
+
+    let mut failing = false;
+    while BackgroundWorker::wait_latch(Some(tick_interval())) {
+        if BackgroundWorker::sighup_received() {
+            // SAFETY: reloading the configuration between transactions, as any backend does.
+            unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+        }
+        match tick() {
+            Ok(_) if failing => {
+                log!("traffic_analyzer scheduler ({database}): run_jobs() succeeded again");
+                failing = false;
+            }
+            Ok(_) => {}
+            Err(problem) => {
+                // Logged once per failure streak, not once a second.
+                if !failing {
+                    warning!(
+                        "traffic_analyzer scheduler ({database}): run_jobs() failed, retrying every tick: {problem}"
+                    );
+                }
+                failing = true;
+            }
+        }
+    }
+    log!("traffic_analyzer scheduler for database {database} stopping");
+    // Exit code 1: the postmaster restarts the worker after RESTART_AFTER unless the server is
+    // shutting down (exit code 0 would unregister it until the next server start).
+    // SAFETY: leaving the process the way Postgres expects.
+    unsafe { pg_sys::proc_exit(1) };
+}
+
+fn tick_interval() -> Duration {
+    Duration::from_millis(u64::try_from(TICK_MS.get()).unwrap_or(1000))
+}
+
+/// One transaction: set the search path to the extension's schema and run one job tick.
+/// Returns the rows written (`None` when the extension is not installed in this database).
+fn tick() -> Result<Option<i64>, String> {
+    // SAFETY: starting a transaction between ticks, with nothing else open.
+    unsafe {
+        pg_sys::SetCurrentStatementStartTimestamp();
+        pg_sys::StartTransactionCommand();
+        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
+        pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_RUNNING, c"run_jobs()".as_ptr());
+    }
+    let outcome = PgTryBuilder::new(|| -> Result<Option<i64>, String> {
+        let schema = Spi::get_one::<String>(
+            "SELECT (SELECT set_config('search_path', quote_ident(n.nspname) || ', pg_catalog', true)
+                     FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+                     WHERE e.extname = 'traffic_analyzer')",
+        )
+        .map_err(|e| e.to_string())?;
+        if schema.is_none() {
+            return Ok(None);
+        }
+        crate::jobs::run_jobs().map(Some).map_err(|e| e.to_string())
+    })
+    .catch_others(|caught| Err(describe(caught)))
+    .execute();
+    // SAFETY: ending the transaction started above: commit on success, abort (which also
+    // releases the snapshot, locks and memory) on failure.
+    unsafe {
+        match outcome {
+            Ok(_) => {
+                pg_sys::PopActiveSnapshot();
+                pg_sys::CommitTransactionCommand();
+            }
+            Err(_) => pg_sys::AbortCurrentTransaction(),
+        }
+        pg_sys::pgstat_report_activity(pg_sys::BackendState::STATE_IDLE, std::ptr::null());
+    }
+    outcome
+}
+
+fn describe(caught: pg_sys::panic::CaughtError) -> String {
+    match caught {
+        pg_sys::panic::CaughtError::PostgresError(report)
+        | pg_sys::panic::CaughtError::ErrorReport(report)
+        | pg_sys::panic::CaughtError::RustPanic { ereport: report, .. } => report.message().to_string(),
+    }
+}
