@@ -394,6 +394,47 @@ mod tests {
     }
 
     #[test]
+    fn features_ignore_the_columns_outside_their_inputs() {
+        use crate::features::{compute_windows, INPUT_COLUMNS};
+        let packets: Vec<Packet> = (0..50)
+            .map(|i| {
+                let mut p = all_fields_set();
+                p.timestamp += f64::from(i) * 0.37;
+                p.dst_port = Some(20 + i as u16 % 7);
+                p.tcp_syn = Some(i % 3 == 0);
+                p.http_status = Some(200 + (i as u16 % 3) * 150);
+                p
+            })
+            .collect();
+        let masked: Vec<Packet> = packets
+            .iter()
+            .map(|p| {
+                let mut row = Row::default();
+                p.write_columns(&mut row);
+                for (value, column) in row.0.iter_mut().zip(COLUMNS) {
+                    if !INPUT_COLUMNS.contains(&column.name) {
+                        *value = match value {
+                            Value::Ts(v) => Value::Ts(*v),
+                            Value::Text(_) => Value::Text(None),
+                            Value::Inet(_) => Value::Inet(None),
+                            Value::Mac(_) => Value::Mac(None),
+                            Value::I2(_) => Value::I2(None),
+                            Value::I4(_) => Value::I4(None),
+                            Value::Bool(_) => Value::Bool(None),
+                        };
+                    }
+                }
+                Packet::read_columns(&mut row)
+            })
+            .collect();
+        assert_ne!(masked[0], packets[0], "something was left out");
+        assert_eq!(compute_windows(&masked, 5, 10), compute_windows(&packets, 5, 10));
+        for name in INPUT_COLUMNS {
+            assert!(COLUMNS.iter().any(|c| c.name == *name), "{name} is a column");
+        }
+    }
+
+    #[test]
     fn every_json_field_has_a_column() {
         let json = serde_json::to_value(all_fields_set()).unwrap();
         let fields: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();

@@ -186,11 +186,10 @@ fn merge(mut spans: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
     merged
 }
 
-/// Replaces the rows of every planned span. Packets are read once for all window sizes, in
-/// chunks of one largest window (a multiple of every size, so no window straddles two chunks).
+/// Replaces the rows of every planned span. Packets are read once for all window sizes, over
+/// the union of the spans cut at multiples of the largest window (every size divides it, and no
+/// span is cut elsewhere, so each piece holds whole windows of every size it touches).
 fn materialize(plans: &[Plan], top_k: usize) -> Result<i64, pgrx::spi::Error> {
-    let largest = WINDOW_SIZES[WINDOW_SIZES.len() - 1];
-    let chunk = i64::from(largest) * MICROS;
     for plan in plans {
         for &(lo, hi) in &plan.spans {
             Spi::run_with_args(
@@ -199,18 +198,13 @@ fn materialize(plans: &[Plan], top_k: usize) -> Result<i64, pgrx::spi::Error> {
             )?;
         }
     }
-    let chunks = merge(
-        plans
-            .iter()
-            .flat_map(|p| p.spans.iter())
-            .map(|&(lo, hi)| (window_start(lo, largest), window_start(hi - 1, largest) + chunk))
-            .collect(),
-    );
+    let largest = WINDOW_SIZES[WINDOW_SIZES.len() - 1];
+    let union = merge(plans.iter().flat_map(|p| p.spans.iter().copied()).collect());
     let mut written = 0;
-    for (lo, hi) in chunks {
+    for (lo, hi) in union {
         let mut start = lo;
         while start < hi {
-            let end = start + chunk;
+            let end = (window_start(start, largest) + i64::from(largest) * MICROS).min(hi);
             let packets = packets_between(start, end)?;
             let mut rows = Vec::new();
             for plan in plans {

@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use pgrx::pg_sys::{self, Datum, Oid};
 use pgrx::prelude::*;
 use traffic_core::columns::PG_EPOCH_OFFSET_MICROS;
+use traffic_core::features::INPUT_COLUMNS;
 use traffic_core::{ColumnSource, ColumnType, Packet, COLUMNS};
 
 /// Postgres' own address family codes inside an `inet` value (utils/inet.h).
@@ -102,9 +103,20 @@ unsafe fn inet_address(datum: Datum) -> Option<IpAddr> {
     }
 }
 
-/// The select list reading `raw_packets` columns in `COLUMNS` order.
-pub fn select_list() -> String {
-    COLUMNS.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+/// The select list reading `raw_packets` in `COLUMNS` order for feature computation: the
+/// columns features do not use are NULL (less to deform, detoast and allocate per packet).
+pub fn feature_select_list() -> String {
+    COLUMNS
+        .iter()
+        .map(|c| {
+            if INPUT_COLUMNS.contains(&c.name) {
+                c.name.to_string()
+            } else {
+                format!("NULL::{}", c.ty.sql_name())
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Columns a packet row cannot lack; any other missing column reads as NULL.

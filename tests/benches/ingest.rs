@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use e2e::{synthetic_packets, Front, TestDb};
-use futures_util::SinkExt;
 use traffic_core::{ColumnSink, Packet, COLUMNS};
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -74,14 +73,8 @@ async fn truncate(db: &TestDb) -> anyhow::Result<()> {
 }
 
 async fn measure_raw_copy(db: &TestDb, packets: &[Packet]) -> anyhow::Result<Duration> {
-    let data = http_front::copy_binary::encode(packets);
     let started = Instant::now();
-    let sink = db.admin.copy_in(&http_front::copy_binary::copy_statement()).await?;
-    futures_util::pin_mut!(sink);
-    for start in (0..data.len()).step_by(1 << 20) {
-        sink.send(data.slice(start..(start + (1 << 20)).min(data.len()))).await?;
-    }
-    let rows = sink.finish().await?;
+    let rows = e2e::copy_packets(&db.admin, packets).await?;
     let took = started.elapsed();
     anyhow::ensure!(rows as usize == packets.len(), "COPY stored {rows} rows");
     Ok(took)

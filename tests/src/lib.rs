@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use tokio_postgres::{Client, NoTls};
 
+pub mod cluster;
+
 /// Where setup.sh keeps the front role's password.
 const FRONT_ENV: &str = "/etc/traffic_analyzer/front.env";
 const SOCKET_DIR: &str = "/var/run/postgresql";
@@ -189,6 +191,18 @@ pub fn workspace_binary(package: &str) -> anyhow::Result<PathBuf> {
         built.push(package.to_string());
     }
     Ok(profile.join(package))
+}
+
+/// Stores `packets` with one binary COPY (the front's encoder), returning the rows written.
+pub async fn copy_packets(client: &Client, packets: &[traffic_core::Packet]) -> anyhow::Result<u64> {
+    use futures_util::SinkExt;
+    let data = http_front::copy_binary::encode(packets);
+    let sink = client.copy_in(&http_front::copy_binary::copy_statement()).await?;
+    futures_util::pin_mut!(sink);
+    for start in (0..data.len()).step_by(1 << 20) {
+        sink.send(data.slice(start..(start + (1 << 20)).min(data.len()))).await?;
+    }
+    Ok(sink.finish().await?)
 }
 
 pub fn free_port() -> anyhow::Result<u16> {

@@ -9,6 +9,34 @@ pub struct Feature {
     pub definition: &'static str,
 }
 
+/// The `raw_packets` columns the features are computed from; readers may leave the others out
+/// (a test checks that the features do not change when they are absent).
+pub const INPUT_COLUMNS: &[&str] = &[
+    "ts",
+    "src_ip",
+    "dst_ip",
+    "protocol",
+    "length",
+    "src_port",
+    "dst_port",
+    "tcp_syn",
+    "tcp_ack",
+    "tcp_fin",
+    "tcp_rst",
+    "tcp_psh",
+    "tcp_urg",
+    "ttl",
+    "ip_version",
+    "icmp_type",
+    "dns_query",
+    "dns_response",
+    "dns_rcode",
+    "http_method",
+    "http_path",
+    "http_status",
+    "payload_length",
+];
+
 /// Bumped whenever a feature is added, removed, reordered or redefined; models record it.
 pub const FEATURE_VERSION: u32 = 1;
 

@@ -5,7 +5,7 @@ mod list;
 mod windows;
 
 pub use accumulator::{FeatureVector, WindowAccumulator};
-pub use list::{features_markdown, index_of, Feature, FEATURES, FEATURE_VERSION};
+pub use list::{features_markdown, index_of, Feature, FEATURES, FEATURE_VERSION, INPUT_COLUMNS};
 pub use windows::{compute_windows, window_rows, window_start, Scope, WindowRow};
 
 #[cfg(test)]
