@@ -14,6 +14,10 @@ package_dir="$(target_dir)/release/traffic_analyzer-pg15"
 rm -rf "$package_dir"
 (cd "$ROOT/pg_extension" && cargo pgrx package --pg-config "$PG_CONFIG" --out-dir "$package_dir")
 
+# Full scripts of released versions (sql/archive), so CREATE EXTENSION ... VERSION of an older
+# release works and the upgrade scripts can be tested from it.
+cp "$ROOT"/sql/archive/traffic_analyzer--*.sql "$package_dir$("$PG_CONFIG" --sharedir)/extension/"
+
 changed=0
 while IFS= read -r -d '' file; do
     dest="/${file#"$package_dir"/}"

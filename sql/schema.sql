@@ -150,39 +150,46 @@ CREATE UNIQUE INDEX aggregated_features_window_key
     ON aggregated_features (window_seconds, window_start, scope, coalesce(host, '0.0.0.0/0'::inet));
 CREATE INDEX aggregated_features_recent ON aggregated_features (window_start DESC);
 
--- Incremental materialization. The trigger records which event-time range each insert touched;
--- run_jobs() consumes these records, advances the watermark and (re)materializes closed windows.
+-- Incremental materialization. The trigger records which event-time range each insert touched,
+-- once per job; each job consumes its own records, advances its watermark and (re)materializes
+-- its closed windows. Two jobs, so the long windows' heavy ticks never hold up the 5 s windows
+-- (the scheduler runs each in a process of its own): their names match jobs::JOBS in the library.
+CREATE TABLE window_jobs (
+    job          text PRIMARY KEY,
+    -- The newest event time seen and when packets last arrived (wall clock): the watermark's inputs.
+    newest_event timestamptz,
+    last_arrival timestamptz
+);
+INSERT INTO window_jobs (job) VALUES ('short'), ('long');
+
 CREATE TABLE window_invalidations (
     id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    job         text NOT NULL REFERENCES window_jobs,
     lo          timestamptz NOT NULL,
     hi          timestamptz NOT NULL,
     packets     bigint NOT NULL,
     recorded_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 
--- Per window size: windows starting before materialized_until are materialized.
+-- Per window size, the job that maintains it: windows starting before materialized_until are
+-- materialized.
 CREATE TABLE window_progress (
     window_seconds     integer PRIMARY KEY CHECK (window_seconds > 0),
+    job                text NOT NULL REFERENCES window_jobs,
     materialized_until timestamptz
 );
-INSERT INTO window_progress (window_seconds) VALUES (5), (30), (180);
+INSERT INTO window_progress (window_seconds, job) VALUES (5, 'short'), (30, 'long'), (180, 'long');
 
--- The newest event time seen and when packets last arrived (wall clock): the watermark's inputs.
-CREATE TABLE window_watermark (
-    singleton    boolean PRIMARY KEY DEFAULT true CHECK (singleton),
-    newest_event timestamptz,
-    last_arrival timestamptz
-);
-INSERT INTO window_watermark DEFAULT VALUES;
-
--- Statement-level, so a COPY of 5,000 packets costs one small insert here, not 5,000.
+-- Statement-level, so a COPY of 5,000 packets costs one small insert per job here, not 5,000.
 CREATE FUNCTION record_packet_ranges() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = @extschema@, pg_temp
 AS $fn$
 BEGIN
-    INSERT INTO window_invalidations (lo, hi, packets)
-    SELECT min(ts), max(ts), count(*) FROM new_rows HAVING count(*) > 0;
+    INSERT INTO window_invalidations (job, lo, hi, packets)
+    SELECT j.job, r.lo, r.hi, r.packets
+    FROM window_jobs j,
+         (SELECT min(ts) AS lo, max(ts) AS hi, count(*) AS packets FROM new_rows HAVING count(*) > 0) r;
     RETURN NULL;
 END
 $fn$;

@@ -1,7 +1,11 @@
-//! The materialization job: `run_jobs()` turns the ranges recorded by the `raw_packets` trigger
+//! The materialization jobs: `run_jobs()` turns the ranges recorded by the `raw_packets` trigger
 //! into `aggregated_features` rows for every window the watermark has closed. Late packets for
 //! windows already materialized make those windows be computed again (delete + insert in one
 //! transaction: never counted twice). All state lives in tables, so a restart resumes.
+//!
+//! Two jobs, each with its own change records and watermark (table `window_jobs`): `short`
+//! keeps the 5 s windows, `long` the 30 s and 180 s ones, whose ticks read far more packets; run
+//! by separate scheduler processes, a long tick never delays the 5 s windows.
 
 use pgrx::prelude::*;
 use pgrx::{pg_sys, GucContext, GucFlags, GucRegistry, GucSetting, Inet, PgOid};
@@ -9,8 +13,9 @@ use traffic_core::features::{compute_windows, window_start, WindowRow, FEATURES,
 
 use crate::windows::{packets_between, timestamptz};
 
-/// Window sizes materialized, seconds.
-pub const WINDOW_SIZES: [u32; 3] = [5, 30, 180];
+/// The jobs and the window sizes (seconds) each maintains, as `window_jobs` and
+/// `window_progress` record them (a test checks they agree).
+pub const JOBS: [(&str, &[u32]); 2] = [("short", &[5]), ("long", &[30, 180])];
 const MICROS: i64 = 1_000_000;
 
 pub static ALLOWED_LATENESS_SECS: GucSetting<i32> = GucSetting::<i32>::new(10);
@@ -55,22 +60,46 @@ fn add_feature_columns() -> Result<i32, pgrx::spi::Error> {
 
 /// One tick of the scheduler: materializes every closed window, re-materializes windows that
 /// received late packets. Returns the number of window rows written. Call it from pg_cron or
-/// any scheduler when the background worker is not running.
+/// any scheduler when the background worker is not running; `job` runs one job only.
 #[pg_extern(volatile)]
-pub fn run_jobs() -> Result<i64, pgrx::spi::Error> {
-    // One job at a time (the worker and a pg_cron call may overlap): the other one skips.
-    let locked = Spi::get_one::<bool>("SELECT pg_try_advisory_xact_lock(hashtext('traffic_analyzer.run_jobs'))")?;
+pub fn run_jobs(job: default!(Option<&str>, "NULL")) -> Result<i64, pgrx::spi::Error> {
+    if let Some(job) = job.filter(|j| !JOBS.iter().any(|(name, _)| name == j)) {
+        pgrx::pg_sys::panic::ErrorReport::new(
+            pgrx::PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("run_jobs: no job named {job:?}"),
+            "run_jobs",
+        )
+        .set_hint("The jobs are 'short' (5 s windows) and 'long' (30 s and 180 s); NULL runs both.")
+        .report(PgLogLevel::ERROR);
+    }
+    let mut written = 0;
+    for (name, sizes) in JOBS {
+        if job.is_none_or(|j| j == name) {
+            written += run_job(name, sizes)?;
+        }
+    }
+    Ok(written)
+}
+
+/// One tick of one job.
+pub fn run_job(job: &str, sizes: &[u32]) -> Result<i64, pgrx::spi::Error> {
+    // One tick of a job at a time (the worker and a pg_cron call may overlap): the other skips.
+    let locked = Spi::get_one_with_args::<bool>(
+        "SELECT pg_try_advisory_xact_lock(hashtext('traffic_analyzer.run_jobs.' || $1))",
+        &[job.into()],
+    )?;
     if locked != Some(true) {
         return Ok(0);
     }
-    let ranges = consume_invalidations()?;
-    let Some(watermark) = advance_watermark(&ranges)? else { return Ok(0) };
+    let ranges = consume_invalidations(job)?;
+    let largest = sizes.iter().copied().max().unwrap_or(1);
+    let Some(watermark) = advance_watermark(job, &ranges, largest)? else { return Ok(0) };
     let top_k = usize::try_from(TOP_K.get()).unwrap_or(0);
     let mut plans = Vec::new();
-    for seconds in WINDOW_SIZES {
+    for &seconds in sizes {
         plans.push(plan(seconds, &ranges, watermark)?);
     }
-    let written = materialize(&plans, top_k)?;
+    let written = materialize(&plans, largest, top_k)?;
     for plan in &plans {
         Spi::run_with_args(
             "UPDATE window_progress SET materialized_until = $2 WHERE window_seconds = $1",
@@ -92,16 +121,16 @@ fn micros_of(expression: &str) -> String {
     format!("(extract(epoch FROM {expression}) * 1000000)::int8")
 }
 
-fn consume_invalidations() -> Result<Vec<Invalidation>, pgrx::spi::Error> {
+fn consume_invalidations(job: &str) -> Result<Vec<Invalidation>, pgrx::spi::Error> {
     let sql = format!(
-        "WITH consumed AS (DELETE FROM window_invalidations RETURNING lo, hi, recorded_at)
+        "WITH consumed AS (DELETE FROM window_invalidations WHERE job = $1 RETURNING lo, hi, recorded_at)
          SELECT {}, {}, {} FROM consumed",
         micros_of("lo"),
         micros_of("hi"),
         micros_of("recorded_at")
     );
     Spi::connect_mut(|client| {
-        let rows = client.update(&sql, None, &[])?;
+        let rows = client.update(&sql, None, &[job.into()])?;
         rows.map(|row| {
             Ok(Invalidation {
                 lo: row.get(1)?.unwrap_or(0),
@@ -113,28 +142,31 @@ fn consume_invalidations() -> Result<Vec<Invalidation>, pgrx::spi::Error> {
     })
 }
 
-/// Records the newest event time and last arrival, and returns the watermark (Unix µs): the
-/// newest event time minus the allowed lateness, or past every window when the network has
-/// been quiet for longer than the allowed lateness. `None` before the first packet.
-fn advance_watermark(ranges: &[Invalidation]) -> Result<Option<i64>, pgrx::spi::Error> {
+/// Records the job's newest event time and last arrival, and returns its watermark (Unix µs):
+/// the newest event time minus the allowed lateness, or past every window (of at most `largest`
+/// seconds) when the network has been quiet for longer than the allowed lateness. `None`
+/// before the first packet.
+fn advance_watermark(job: &str, ranges: &[Invalidation], largest: u32) -> Result<Option<i64>, pgrx::spi::Error> {
     let newest = ranges.iter().map(|r| r.hi).max();
     let arrival = ranges.iter().map(|r| r.recorded_at).max();
     let sql = format!(
-        "UPDATE window_watermark
+        "UPDATE window_jobs
          SET newest_event = greatest(newest_event, $1), last_arrival = greatest(last_arrival, $2)
+         WHERE job = $3
          RETURNING {}, {}, {}",
         micros_of("newest_event"),
         micros_of("last_arrival"),
         micros_of("clock_timestamp()")
     );
     let (newest, arrival, now) = Spi::connect_mut(|client| {
-        let row =
-            client.update(&sql, Some(1), &[newest.map(timestamptz).into(), arrival.map(timestamptz).into()])?.first();
+        let row = client
+            .update(&sql, Some(1), &[newest.map(timestamptz).into(), arrival.map(timestamptz).into(), job.into()])?
+            .first();
         Ok::<_, pgrx::spi::Error>((row.get::<i64>(1)?, row.get::<i64>(2)?, row.get::<i64>(3)?))
     })?;
     let (Some(newest), Some(arrival), Some(now)) = (newest, arrival, now) else { return Ok(None) };
     let lateness = i64::from(ALLOWED_LATENESS_SECS.get()) * MICROS;
-    let largest = i64::from(WINDOW_SIZES[WINDOW_SIZES.len() - 1]) * MICROS;
+    let largest = i64::from(largest) * MICROS;
     Ok(Some(if now - arrival > lateness { newest + largest } else { newest - lateness }))
 }
 
@@ -186,10 +218,10 @@ fn merge(mut spans: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
     merged
 }
 
-/// Replaces the rows of every planned span. Packets are read once for all window sizes, over
-/// the union of the spans cut at multiples of the largest window (every size divides it, and no
+/// Replaces the rows of every planned span. Packets are read once for the job's window sizes,
+/// over the union of the spans cut at multiples of the largest window (every size divides it, and no
 /// span is cut elsewhere, so each piece holds whole windows of every size it touches).
-fn materialize(plans: &[Plan], top_k: usize) -> Result<i64, pgrx::spi::Error> {
+fn materialize(plans: &[Plan], largest: u32, top_k: usize) -> Result<i64, pgrx::spi::Error> {
     for plan in plans {
         for &(lo, hi) in &plan.spans {
             Spi::run_with_args(
@@ -198,7 +230,6 @@ fn materialize(plans: &[Plan], top_k: usize) -> Result<i64, pgrx::spi::Error> {
             )?;
         }
     }
-    let largest = WINDOW_SIZES[WINDOW_SIZES.len() - 1];
     let union = merge(plans.iter().flat_map(|p| p.spans.iter().copied()).collect());
     let mut written = 0;
     for (lo, hi) in union {

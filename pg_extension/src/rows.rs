@@ -108,13 +108,15 @@ unsafe fn inet_address(datum: Datum) -> Option<IpAddr> {
 pub fn feature_select_list() -> String {
     COLUMNS
         .iter()
-        .map(|c| {
-            if INPUT_COLUMNS.contains(&c.name) {
-                c.name.to_string()
-            } else {
-                format!("NULL::{}", c.ty.sql_name())
-            }
-        })
+        .map(
+            |c| {
+                if INPUT_COLUMNS.contains(&c.name) {
+                    c.name.to_string()
+                } else {
+                    format!("NULL::{}", c.ty.sql_name())
+                }
+            },
+        )
         .collect::<Vec<_>>()
         .join(", ")
 }

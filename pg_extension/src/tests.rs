@@ -248,7 +248,7 @@ fn run_jobs_materializes_closed_windows_then_everything_when_quiet() {
     assert_eq!(count("SELECT count(*) FROM window_invalidations"), 0, "the trigger's records were consumed");
 
     // No packet for longer than the allowed lateness (wall clock): every window closes.
-    Spi::run("UPDATE window_watermark SET last_arrival = last_arrival - interval '1 hour'").unwrap();
+    Spi::run("UPDATE window_jobs SET last_arrival = last_arrival - interval '1 hour'").unwrap();
     Spi::get_one::<i64>("SELECT run_jobs()").unwrap();
     assert_eq!(count("SELECT count(DISTINCT window_start) FROM aggregated_features WHERE window_seconds = 5"), 3);
     assert_eq!(count("SELECT count(*) FROM aggregated_features WHERE window_seconds IN (30, 180) AND scope = 'global'"), 2);
@@ -274,7 +274,7 @@ fn late_packets_rematerialize_their_window_without_double_counting() {
     )
     .unwrap();
     Spi::run("UPDATE window_invalidations SET recorded_at = recorded_at - interval '1 hour'").unwrap();
-    Spi::run("UPDATE window_watermark SET last_arrival = last_arrival - interval '1 hour'").unwrap();
+    Spi::run("UPDATE window_jobs SET last_arrival = last_arrival - interval '1 hour'").unwrap();
     Spi::get_one::<i64>("SELECT run_jobs()").unwrap();
     let after = count("SELECT packet_count::int8 FROM aggregated_features WHERE window_seconds = 5 AND scope = 'global' AND window_start = '2024-01-01 00:00:00+00'");
     assert_eq!(after, before + 1);
@@ -421,4 +421,43 @@ fn edge_cases_empty_window_single_packet_ipv6_and_missing_ports() {
     assert_eq!(feature_of(global, "other_count"), 1.0);
     assert_eq!(feature_of(global, "iat_mean"), 0.5);
     assert_eq!(count("SELECT count(*) FROM window_features(5, '2024-01-01 00:00:00+00', '2024-01-01 00:00:05+00')"), 3);
+}
+
+#[pg_test]
+fn the_jobs_in_the_tables_are_the_librarys() {
+    let mut expected: Vec<String> = Vec::new();
+    for (job, sizes) in crate::jobs::JOBS {
+        for seconds in sizes {
+            expected.push(format!("{job} {seconds}"));
+        }
+    }
+    expected.sort();
+    let stored = Spi::get_one::<Vec<String>>(
+        "SELECT array_agg(j.job || ' ' || p.window_seconds ORDER BY j.job || ' ' || p.window_seconds)
+         FROM window_jobs j JOIN window_progress p USING (job)",
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(stored, expected);
+}
+
+#[pg_test]
+fn each_job_consumes_its_own_records() {
+    insert_window_traffic();
+    assert_eq!(count("SELECT count(*) FROM window_invalidations"), 2, "one record per job");
+    Spi::run("UPDATE window_invalidations SET recorded_at = recorded_at - interval '1 hour'").unwrap();
+    Spi::get_one::<i64>("SELECT run_jobs('short')").unwrap();
+    assert_eq!(count("SELECT count(*) FROM window_invalidations WHERE job = 'long'"), 1, "long's record is left");
+    assert_eq!(count("SELECT count(DISTINCT window_seconds) FROM aggregated_features"), 1, "5 s windows only");
+    Spi::get_one::<i64>("SELECT run_jobs('long')").unwrap();
+    assert_eq!(count("SELECT count(*) FROM window_invalidations"), 0);
+    for seconds in [5, 30, 180] {
+        assert_eq!(materialized_mismatches(seconds), 0, "{seconds} s windows equal window_features()");
+    }
+}
+
+#[pg_test]
+#[should_panic(expected = "run_jobs: no job named \"medium\"")]
+fn run_jobs_refuses_an_unknown_job() {
+    Spi::run("SELECT run_jobs('medium')").unwrap();
 }

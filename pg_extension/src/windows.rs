@@ -28,8 +28,10 @@ fn invalid_argument(message: String, hint: &str) -> ! {
 /// Packets with `from <= ts < to` (Unix microseconds), in capture-time order, with the columns
 /// the features use.
 pub fn packets_between(from: i64, to: i64) -> Result<Vec<Packet>, pgrx::spi::Error> {
-    let sql =
-        format!("SELECT {} FROM raw_packets WHERE ts >= $1 AND ts < $2 ORDER BY ts, id", crate::rows::feature_select_list());
+    let sql = format!(
+        "SELECT {} FROM raw_packets WHERE ts >= $1 AND ts < $2 ORDER BY ts, id",
+        crate::rows::feature_select_list()
+    );
     Spi::connect(|client| {
         let rows = client.select(&sql, None, &[timestamptz(from).into(), timestamptz(to).into()])?;
         let mut packets = Vec::with_capacity(rows.len());

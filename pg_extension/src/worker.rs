@@ -1,6 +1,6 @@
-//! The scheduler: one background worker per database in `traffic_analyzer.databases`, each
-//! running one `run_jobs()` tick every `traffic_analyzer.tick` milliseconds in a transaction of
-//! its own. An error aborts that tick only (logged; the next tick retries, since consumed work
+//! The scheduler: per database in `traffic_analyzer.databases`, one background worker per
+//! materialization job (`jobs::JOBS`), each running one tick of its job every
+//! `traffic_analyzer.tick` milliseconds in a transaction of its own. An error aborts that tick only (logged; the next tick retries, since consumed work
 //! is rolled back with it). All progress lives in tables, so a restarted server resumes.
 //! Registered only when the library is in `shared_preload_libraries`.
 
@@ -11,6 +11,8 @@ use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTi
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
+
+use crate::jobs::JOBS;
 
 pub static DATABASES: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"traffic_analyzer"));
 pub static TICK_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
@@ -44,22 +46,25 @@ pub fn register_gucs() {
     );
 }
 
-/// Registers one scheduler per configured database (postmaster, at preload only).
+/// Registers one scheduler per configured database and job (postmaster, at preload only).
 pub fn register_schedulers() {
     // SAFETY: a plain flag set by the postmaster while it loads preloaded libraries.
     if !unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         return;
     }
     for database in configured_databases() {
-        BackgroundWorkerBuilder::new(&format!("{WORKER_TYPE} for {database}"))
-            .set_type(WORKER_TYPE)
-            .set_library(LIBRARY)
-            .set_function("traffic_analyzer_scheduler_main")
-            .set_extra(&database)
-            .enable_spi_access()
-            .set_start_time(BgWorkerStartTime::RecoveryFinished)
-            .set_restart_time(Some(RESTART_AFTER))
-            .load();
+        for (index, (job, _)) in JOBS.iter().enumerate() {
+            BackgroundWorkerBuilder::new(&format!("{WORKER_TYPE} ({job} windows) for {database}"))
+                .set_type(WORKER_TYPE)
+                .set_library(LIBRARY)
+                .set_function("traffic_analyzer_scheduler_main")
+                .set_argument(Some(pg_sys::Datum::from(index)))
+                .set_extra(&database)
+                .enable_spi_access()
+                .set_start_time(BgWorkerStartTime::RecoveryFinished)
+                .set_restart_time(Some(RESTART_AFTER))
+                .load();
+        }
     }
 }
 
@@ -71,11 +76,12 @@ fn configured_databases() -> Vec<String> {
 
 #[pg_guard]
 #[unsafe(no_mangle)]
-pub extern "C-unwind" fn traffic_analyzer_scheduler_main(_arg: pg_sys::Datum) {
+pub extern "C-unwind" fn traffic_analyzer_scheduler_main(arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    let (job, sizes) = JOBS[arg.value().min(JOBS.len() - 1)];
     let database = BackgroundWorker::get_extra().to_string();
     BackgroundWorker::connect_worker_to_spi(Some(&database), None);
-    log!("traffic_analyzer scheduler started for database {database}");
+    log!("traffic_analyzer scheduler ({job} windows) started for database {database}");
 
     let mut failing = false;
     while BackgroundWorker::wait_latch(Some(tick_interval())) {
@@ -83,9 +89,9 @@ pub extern "C-unwind" fn traffic_analyzer_scheduler_main(_arg: pg_sys::Datum) {
             // SAFETY: reloading the configuration between transactions, as any backend does.
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
         }
-        match tick() {
+        match tick(job, sizes) {
             Ok(_) if failing => {
-                log!("traffic_analyzer scheduler ({database}): run_jobs() succeeded again");
+                log!("traffic_analyzer scheduler ({job} windows, {database}): run_jobs() succeeded again");
                 failing = false;
             }
             Ok(_) => {}
@@ -100,7 +106,7 @@ pub extern "C-unwind" fn traffic_analyzer_scheduler_main(_arg: pg_sys::Datum) {
             }
         }
     }
-    log!("traffic_analyzer scheduler for database {database} stopping");
+    log!("traffic_analyzer scheduler ({job} windows) for database {database} stopping");
     // Exit code 1: the postmaster restarts the worker after RESTART_AFTER unless the server is
     // shutting down (exit code 0 would unregister it until the next server start).
     // SAFETY: leaving the process the way Postgres expects.
@@ -111,9 +117,9 @@ fn tick_interval() -> Duration {
     Duration::from_millis(u64::try_from(TICK_MS.get()).unwrap_or(1000))
 }
 
-/// One transaction: set the search path to the extension's schema and run one job tick.
+/// One transaction: set the search path to the extension's schema and run one tick of `job`.
 /// Returns the rows written (`None` when the extension is not installed in this database).
-fn tick() -> Result<Option<i64>, String> {
+fn tick(job: &str, sizes: &[u32]) -> Result<Option<i64>, String> {
     // SAFETY: starting a transaction between ticks, with nothing else open.
     unsafe {
         pg_sys::SetCurrentStatementStartTimestamp();
@@ -131,7 +137,7 @@ fn tick() -> Result<Option<i64>, String> {
         if schema.is_none() {
             return Ok(None);
         }
-        crate::jobs::run_jobs().map(Some).map_err(|e| e.to_string())
+        crate::jobs::run_job(job, sizes).map(Some).map_err(|e| e.to_string())
     })
     .catch_others(|caught| Err(describe(caught)))
     .execute();

@@ -58,8 +58,9 @@ async fn throughput() -> anyhow::Result<()> {
             .batch_execute(
                 "TRUNCATE aggregated_features, window_invalidations;
                  UPDATE window_progress SET materialized_until = NULL;
-                 INSERT INTO window_invalidations (lo, hi, packets, recorded_at)
-                 SELECT min(ts), max(ts), count(*), now() - interval '1 hour' FROM raw_packets;",
+                 INSERT INTO window_invalidations (job, lo, hi, packets, recorded_at)
+                 SELECT j.job, r.lo, r.hi, r.packets, now() - interval '1 hour'
+                 FROM window_jobs j, (SELECT min(ts) AS lo, max(ts) AS hi, count(*) AS packets FROM raw_packets) r;",
             )
             .await?;
         let started = Instant::now();

@@ -91,7 +91,10 @@ impl PrivateCluster {
 
     /// Stops the server the way a crash would (SIGQUIT: no checkpoint, recovery at next start).
     pub fn crash(&self) -> anyhow::Result<()> {
-        check("pg_ctl stop -m immediate", as_postgres("pg_ctl", &["-D", &self.dir_str(), "-m", "immediate", "-w", "stop"])?)
+        check(
+            "pg_ctl stop -m immediate",
+            as_postgres("pg_ctl", &["-D", &self.dir_str(), "-m", "immediate", "-w", "stop"])?,
+        )
     }
 
     pub fn restart(&self) -> anyhow::Result<()> {

@@ -64,26 +64,31 @@ async fn wait_materialized(cluster: &PrivateCluster, timeout: Duration) {
     }
 }
 
-async fn scheduler_pid(client: &Client) -> Option<i32> {
+/// The pids of the database's scheduler processes (one per job), once both run.
+async fn scheduler_pids(client: &Client) -> Vec<i32> {
     client
-        .query_opt(
-            "SELECT pid FROM pg_stat_activity WHERE backend_type = 'traffic_analyzer scheduler' AND datname = $1",
+        .query(
+            "SELECT pid FROM pg_stat_activity
+             WHERE backend_type = 'traffic_analyzer scheduler' AND datname = $1 ORDER BY pid",
             &[&DB],
         )
         .await
         .expect("pg_stat_activity")
+        .iter()
         .map(|r| r.get(0))
+        .collect()
 }
 
-async fn wait_scheduler(cluster: &PrivateCluster) -> i32 {
+async fn wait_scheduler(cluster: &PrivateCluster) -> Vec<i32> {
     let client = cluster.connect(DB).await.expect("connect");
     for _ in 0..100 {
-        if let Some(pid) = scheduler_pid(&client).await {
-            return pid;
+        let pids = scheduler_pids(&client).await;
+        if pids.len() == 2 {
+            return pids;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("no scheduler for {DB}; log:\n{}", cluster.log_text());
+    panic!("no schedulers for {DB}; log:\n{}", cluster.log_text());
 }
 
 #[tokio::test]
@@ -154,15 +159,19 @@ async fn scheduler_keeps_windows_equal_to_a_recomputation_through_a_crash_and_fa
     let client = cluster.connect(DB).await.expect("db");
     assert_eq!(count(&client, "SELECT count(*) FROM raw_packets").await, 6963, "every packet stored once");
     assert_eq!(
-        count(&client, "SELECT sum(total_packets)::int8 FROM aggregated_features WHERE window_seconds = 5 AND scope = 'global'")
-            .await,
+        count(
+            &client,
+            "SELECT sum(total_packets)::int8 FROM aggregated_features WHERE window_seconds = 5 AND scope = 'global'"
+        )
+        .await,
         6963,
         "every packet counted once in the 5 s windows"
     );
     assert_eq!(mismatches_with_recomputation(&client).await, 0, "materialized windows equal a recomputation");
 
     // A failing tick (aggregated_features refuses rows) is logged and retried; the worker lives on.
-    let pid = scheduler_pid(&client).await.expect("scheduler running");
+    let pids = scheduler_pids(&client).await;
+    assert_eq!(pids.len(), 2, "a scheduler per job");
     client
         .batch_execute(
             "ALTER TABLE aggregated_features ADD CONSTRAINT test_refuse_rows CHECK (total_packets < 0) NOT VALID;
@@ -177,16 +186,23 @@ async fn scheduler_keeps_windows_equal_to_a_recomputation_through_a_crash_and_fa
         "the failure is logged:\n{}",
         cluster.log_text()
     );
-    assert_eq!(count(&client, "SELECT count(*) FROM window_invalidations").await, 1, "the failed tick consumed nothing");
-    assert_eq!(scheduler_pid(&client).await, Some(pid), "the same worker process keeps going");
+    assert_eq!(
+        count(&client, "SELECT count(*) FROM window_invalidations").await,
+        2,
+        "the failed ticks (one per job) consumed nothing"
+    );
+    assert_eq!(scheduler_pids(&client).await, pids, "the same worker processes keep going");
     eprintln!("{:>6.1} s: failing ticks observed", started.elapsed().as_secs_f64());
 
     client.batch_execute("ALTER TABLE aggregated_features DROP CONSTRAINT test_refuse_rows").await.expect("repair");
     wait_materialized(&cluster, Duration::from_secs(30)).await;
     assert!(cluster.log_text().contains("run_jobs() succeeded again"));
     assert_eq!(
-        count(&client, "SELECT sum(total_packets)::int8 FROM aggregated_features WHERE window_seconds = 5 AND scope = 'global'")
-            .await,
+        count(
+            &client,
+            "SELECT sum(total_packets)::int8 FROM aggregated_features WHERE window_seconds = 5 AND scope = 'global'"
+        )
+        .await,
         6964,
         "the late packet is counted once"
     );

@@ -1,0 +1,74 @@
+//! Upgrading: a database created at the previous release (sql/archive) and updated with the
+//! upgrade scripts has exactly the objects of a fresh install of the current version.
+
+use e2e::TestDb;
+
+const PREVIOUS: &str = "0.1.0";
+
+/// Every object of the extension's schema that matters, one line each (partitions left out).
+const CATALOG: &str = r"
+SELECT 'function ' || p.oid::regprocedure || ' -> ' || pg_get_function_result(p.oid) || ' '
+       || p.provolatile::text || p.proisstrict::text || p.prosecdef::text || coalesce(array_to_string(p.proconfig, ','), '')
+FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace
+UNION ALL
+SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' '
+       || a.attnotnull::text || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), '') || a.attidentity::text
+FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') AND c.relname !~ '^raw_packets_p[0-9]'
+UNION ALL
+SELECT 'constraint ' || conrelid::regclass || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+WHERE connamespace = 'public'::regnamespace AND conrelid::regclass::text !~ '^raw_packets_p[0-9]'
+UNION ALL
+SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = 'public' AND tablename !~ '^raw_packets_p[0-9]'
+UNION ALL
+SELECT 'trigger ' || pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+WHERE NOT t.tgisinternal AND c.relnamespace = 'public'::regnamespace AND c.relname !~ '^raw_packets_p[0-9]'
+UNION ALL
+SELECT 'aggregate ' || aggfnoid::regprocedure || ' ' || aggtransfn || ' ' || aggfinalfn FROM pg_aggregate a
+JOIN pg_proc p ON p.oid = a.aggfnoid WHERE p.pronamespace = 'public'::regnamespace
+UNION ALL
+SELECT 'grant ' || table_name || ' ' || grantee || ' ' || privilege_type FROM information_schema.role_table_grants
+WHERE table_schema = 'public' AND table_name !~ '^raw_packets_p[0-9]'
+UNION ALL
+SELECT 'row ' || job FROM window_jobs
+UNION ALL
+SELECT 'row ' || window_seconds || ' ' || job FROM window_progress
+ORDER BY 1";
+
+async fn catalog(db: &TestDb) -> Vec<String> {
+    db.admin.query(CATALOG, &[]).await.expect("catalog").iter().map(|r| r.get(0)).collect()
+}
+
+#[tokio::test]
+async fn upgrading_from_the_previous_release_equals_a_fresh_install() {
+    let fresh = TestDb::create("ta_e2e_upgrade_fresh").await.expect("fresh");
+    let upgraded = TestDb::create("ta_e2e_upgrade_old").await.expect("db");
+    upgraded
+        .admin
+        .batch_execute(&format!(
+            "DROP EXTENSION traffic_analyzer;
+             CREATE EXTENSION traffic_analyzer VERSION '{PREVIOUS}';
+             INSERT INTO raw_packets (ts, interface, length) VALUES ('2024-01-01 00:00:01+00', 'eth0', 60);
+             ALTER EXTENSION traffic_analyzer UPDATE;"
+        ))
+        .await
+        .expect("install the previous release and update");
+    let (expected, actual) = (catalog(&fresh).await, catalog(&upgraded).await);
+    assert!(expected.len() > 300, "the catalog query sees the schema ({} lines)", expected.len());
+    let missing: Vec<&String> = expected.iter().filter(|l| !actual.contains(l)).collect();
+    let extra: Vec<&String> = actual.iter().filter(|l| !expected.contains(l)).collect();
+    assert!(missing.is_empty() && extra.is_empty(), "missing after upgrade: {missing:#?}\nextra: {extra:#?}");
+
+    // Changes recorded before the upgrade are materialized by both jobs afterwards.
+    let pending: i64 = upgraded.count("SELECT count(*) FROM window_invalidations").await;
+    assert_eq!(pending, 2, "the pre-upgrade change record is there for each job");
+    upgraded
+        .admin
+        .batch_execute(
+            "UPDATE window_invalidations SET recorded_at = recorded_at - interval '1 hour'; SELECT run_jobs();",
+        )
+        .await
+        .expect("run");
+    assert_eq!(upgraded.count("SELECT count(DISTINCT window_seconds) FROM aggregated_features").await, 3);
+}
