@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # From a fresh machine to the system running: setup (idempotent), then the front started in the
-# background on port 8000 against the traffic_analyzer database. Run it again to restart the front.
+# background on port 8000 against the traffic_analyzer database, and a demo capture replayed
+# through the sensor into it (once: a second run finds it stored), its windows materialized by
+# the extension's scheduler. Run it again to restart the front.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -8,6 +10,7 @@ RUN_DIR=/run/traffic_analyzer
 LOG_DIR=/var/log/traffic_analyzer
 PID_FILE=$RUN_DIR/http_front.pid
 LISTEN_ADDR=${LISTEN_ADDR:-0.0.0.0:8000}
+DEMO_CAPTURE=${DEMO_CAPTURE:-$ROOT/../shared/pcaps/benign/telegram.pcap}
 
 # shellcheck source=common.sh
 . "$ROOT/scripts/common.sh"
@@ -36,10 +39,37 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 curl -fsS "http://127.0.0.1:$port/health"; echo
+
+sql() { (cd / && sudo -u postgres psql -X -q -At -d traffic_analyzer "$@"); }
+if [ -f "$DEMO_CAPTURE" ]; then
+    stem=$(basename "${DEMO_CAPTURE%.*}")
+    if [ "$(sql -c "SELECT count(*) FROM raw_packets WHERE interface = 'file:$stem'")" = 0 ]; then
+        step "replaying the demo capture $DEMO_CAPTURE through the sensor"
+        "$(target_dir)/release/sensor" replay --quiet --name demo --front "http://127.0.0.1:$port" \
+            --spool-dir "$RUN_DIR/sensor-spool" "$DEMO_CAPTURE"
+    else
+        step "demo capture $stem already stored"
+    fi
+    step "windows materialized by the scheduler (they close once no packet came for the allowed lateness)"
+    range="ts >= (SELECT min(ts) FROM raw_packets WHERE interface = 'file:$stem')
+           AND ts <= (SELECT max(ts) FROM raw_packets WHERE interface = 'file:$stem')"
+    for _ in $(seq 1 60); do
+        [ "$(sql -c "SELECT count(*) FROM window_progress
+                     WHERE materialized_until > (SELECT max(ts) FROM raw_packets WHERE $range)")" = 3 ] && break
+        sleep 1
+    done
+    sql -c "SELECT window_seconds || ' s windows: ' || count(*) FILTER (WHERE scope = 'global') || ' global rows, '
+                   || count(*) FILTER (WHERE scope <> 'global') || ' host rows, '
+                   || coalesce(sum(total_packets) FILTER (WHERE scope = 'global'), 0) || ' packets'
+            FROM aggregated_features WHERE window_start >= (SELECT date_bin('180 s', min(ts), 'epoch') FROM raw_packets WHERE $range)
+              AND window_start <= (SELECT max(ts) FROM raw_packets WHERE $range)
+            GROUP BY window_seconds ORDER BY window_seconds"
+fi
 cat <<MSG
 
 The traffic analyzer is running:
   front         http://127.0.0.1:$port/  (POST /ingest_packets, GET /health, GET /api/raw_packets/last/{count})
   database      psql -d traffic_analyzer   (extension traffic_analyzer, tables raw_packets, aggregated_features, detected_alerts, models)
+  scheduler     SELECT pid, backend_type FROM pg_stat_activity WHERE backend_type = 'traffic_analyzer scheduler';
   stop          kill \$(cat $PID_FILE)
 MSG

@@ -118,7 +118,7 @@ SQL
 grep -q '^DATABASE_URL=' "$FRONT_ENV" || \
     printf 'DATABASE_URL=postgres://traffic_front:%s@127.0.0.1:%s/%s\n' "$TA_FRONT_PASSWORD" "$PG_PORT" "$DB_NAME" >> "$FRONT_ENV"
 
-step "front (release build)"
-cargo build --release --locked -p http_front --manifest-path "$ROOT/Cargo.toml"
+step "front and sensor (release build)"
+cargo build --release --locked -p http_front -p sensor --manifest-path "$ROOT/Cargo.toml"
 
 step "setup done"
