@@ -205,6 +205,18 @@ pub async fn copy_packets(client: &Client, packets: &[traffic_core::Packet]) -> 
     Ok(sink.finish().await?)
 }
 
+/// Waits for a spawned process (e.g. a sensor replay) to exit, at most `timeout`.
+pub async fn wait_child(child: &mut Child, timeout: Duration) -> anyhow::Result<std::process::ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        anyhow::ensure!(Instant::now() < deadline, "still running after {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 pub fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }

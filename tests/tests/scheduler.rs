@@ -139,14 +139,7 @@ async fn scheduler_keeps_windows_equal_to_a_recomputation_through_a_crash_and_fa
     cluster.start().expect("start after the crash");
     wait_scheduler(&cluster).await;
 
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = sensor.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "sensor did not finish");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let status = e2e::wait_child(&mut sensor, Duration::from_secs(120)).await.expect("sensor finishes");
     let sensor_log = std::fs::read_to_string(&sensor_log_path).unwrap_or_default();
     assert!(status.success(), "sensor exit {status}: {sensor_log}");
     eprintln!("{:>6.1} s: sensor done", started.elapsed().as_secs_f64());

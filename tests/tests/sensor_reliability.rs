@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use e2e::{free_port, workspace_binary, Front, TestDb};
 use sensor::parse::{parse_frame, ParseStats};
@@ -61,14 +61,7 @@ async fn replay_survives_a_front_that_starts_late_and_restarts() {
     tokio::time::sleep(Duration::from_millis(700)).await;
     let _front = Front::start_on(port, &url, &[]).await.expect("front restarts");
 
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = sensor.try_wait().expect("wait") {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "sensor did not finish");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let status = e2e::wait_child(&mut sensor, Duration::from_secs(120)).await.expect("sensor finishes");
     let sensor_log = std::fs::read_to_string(std::env::temp_dir().join("sensor-outage.log")).unwrap_or_default();
     assert!(status.success(), "sensor exit {status}: {sensor_log}");
     assert!(during_restart > 0, "some packets arrived before the restart");
