@@ -8,3 +8,16 @@ target_dir() {
     cargo metadata --format-version 1 --no-deps --manifest-path "$ROOT/Cargo.toml" |
         sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p'
 }
+
+# XGBoost itself, for the tests' oracle (and, later, training): a venv with the CPU wheel from
+# PyPI, created once. Python runs only there, never in the product.
+ORACLE_VENV=${TA_ORACLE_VENV:-/var/cache/traffic_analyzer/xgb-venv}
+ORACLE_PACKAGES=(xgboost-cpu==3.2.0 numpy==2.4.6)
+ensure_oracle_venv() {
+    if "$ORACLE_VENV/bin/python" -c 'import xgboost, numpy; assert xgboost.__version__ == "3.2.0"' 2>/dev/null; then
+        echo "XGBoost oracle venv present ($ORACLE_VENV)"
+        return
+    fi
+    python3 -m venv "$ORACLE_VENV"
+    "$ORACLE_VENV/bin/pip" install -q "${ORACLE_PACKAGES[@]}"
+}

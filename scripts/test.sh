@@ -15,6 +15,10 @@ cd "$ROOT"
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 
+step "XGBoost (test oracle)"
+ensure_oracle_venv
+export TA_ORACLE_PYTHON="$ORACLE_VENV/bin/python"
+
 step "formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -228,11 +228,26 @@ CREATE TABLE detected_alerts (
     window_count   integer NOT NULL DEFAULT 1 CHECK (window_count > 0),
     model_id       bigint REFERENCES models (id),
     created_at     timestamptz NOT NULL DEFAULT now(),
+    -- The strongest evidence: [{"feature", "value", "contribution"}], from TreeSHAP.
+    explanation    jsonb,
     CHECK (last_seen >= first_seen)
 );
 
 CREATE INDEX detected_alerts_recent ON detected_alerts (last_seen DESC);
 CREATE INDEX detected_alerts_type_recent ON detected_alerts (alert_type, last_seen DESC);
+
+-- The windows behind each alert (by window key: a window computed again keeps its link and is
+-- counted once).
+CREATE TABLE alert_windows (
+    alert_id       bigint NOT NULL REFERENCES detected_alerts (id) ON DELETE CASCADE,
+    window_seconds integer NOT NULL,
+    window_start   timestamptz NOT NULL,
+    scope          text NOT NULL,
+    host           inet
+);
+
+CREATE UNIQUE INDEX alert_windows_key
+    ON alert_windows (alert_id, window_seconds, window_start, scope, coalesce(host, '0.0.0.0/0'::inet));
 
 -- Bearer tokens of sensors; only their SHA-256 is stored.
 CREATE TABLE sensor_tokens (
@@ -316,3 +331,4 @@ GRANT EXECUTE ON FUNCTION authenticate_sensor(text) TO traffic_ingest;
 GRANT EXECUTE ON FUNCTION prune_ingest_batches(interval) TO traffic_ingest;
 
 GRANT SELECT ON raw_packets, aggregated_features, detected_alerts, models TO traffic_reader;
+GRANT SELECT ON alert_windows, window_jobs, window_progress TO traffic_reader;

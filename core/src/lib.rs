@@ -3,9 +3,11 @@
 //! No pgrx, no tokio: the HTTP front, the sensor and the Postgres extension all depend on this
 //! crate, so the packet schema defined here is the single source of truth for all of them.
 
+pub mod alerts;
 pub mod columns;
 pub mod features;
 pub mod mac;
+pub mod model;
 pub mod packet;
 pub mod wire;
 

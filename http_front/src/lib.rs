@@ -1,5 +1,6 @@
 //! The traffic analyzer's HTTP front: a thin shell between sensors/dashboards and Postgres.
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod config;
@@ -8,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod health;
 pub mod ingest;
+pub mod predict;
 pub mod state;
 
 use std::sync::Arc;
@@ -26,6 +28,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/ingest_packets", post(ingest::ingest_packets))
         .route("/health", get(health::health))
         .route("/api/raw_packets/last/{count}", get(api::last_raw_packets))
+        .route("/api/alerts", get(alerts::list_alerts))
+        .route("/predict", post(predict::predict))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -11,6 +11,8 @@ use pgrx::prelude::*;
 use pgrx::{pg_sys, GucContext, GucFlags, GucRegistry, GucSetting, Inet, PgOid};
 use traffic_core::features::{compute_windows, window_start, WindowRow, FEATURES, FEATURE_VERSION};
 
+use crate::alerts::{raise_alerts, score_rows, Scored};
+use crate::scoring::Prediction;
 use crate::windows::{packets_between, timestamptz};
 
 /// The jobs and the window sizes (seconds) each maintains, as `window_jobs` and
@@ -248,24 +250,31 @@ fn materialize(plans: &[Plan], largest: u32, top_k: usize) -> Result<i64, pgrx::
                     }
                 }
             }
-            written += insert_rows(&rows)?;
+            // Scored in memory before they are written: the rows carry their label, and
+            // flagged ones raise alerts in the same transaction.
+            let scored = score_rows(&rows)?;
+            written += insert_rows(&rows, scored.as_ref())?;
+            if let Some(scored) = &scored {
+                raise_alerts(&rows, scored)?;
+            }
             start = end;
         }
     }
     Ok(written)
 }
 
-/// Inserts window rows through one prepared statement.
-fn insert_rows(rows: &[WindowRow]) -> Result<i64, pgrx::spi::Error> {
+/// Inserts window rows, with their predictions when a model is active, through one prepared
+/// statement.
+fn insert_rows(rows: &[WindowRow], scored: Option<&Scored>) -> Result<i64, pgrx::spi::Error> {
     if rows.is_empty() {
         return Ok(0);
     }
     let names: Vec<&str> = FEATURES.iter().map(|f| f.name).collect();
-    let params: Vec<String> = (9..9 + FEATURES.len()).map(|i| format!("${i}")).collect();
+    let params: Vec<String> = (11..11 + FEATURES.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
         "INSERT INTO aggregated_features (window_seconds, window_start, window_end, scope, host, total_packets,
-             total_bytes, feature_version, {})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, {})",
+             total_bytes, feature_version, predicted_label, confidence, {})
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {})",
         names.join(", "),
         params.join(", ")
     );
@@ -278,6 +287,8 @@ fn insert_rows(rows: &[WindowRow]) -> Result<i64, pgrx::spi::Error> {
         pg_sys::INT8OID,
         pg_sys::INT8OID,
         pg_sys::INT4OID,
+        pg_sys::TEXTOID,
+        pg_sys::FLOAT8OID,
     ]
     .into_iter()
     .map(PgOid::from)
@@ -285,14 +296,15 @@ fn insert_rows(rows: &[WindowRow]) -> Result<i64, pgrx::spi::Error> {
     types.extend(FEATURES.iter().map(|_| PgOid::from(pg_sys::FLOAT8OID)));
     Spi::connect_mut(|client| {
         let statement = client.prepare_mut(sql.as_str(), &types)?;
-        for row in rows {
-            client.update(&statement, None, &row_args(row))?;
+        for (i, row) in rows.iter().enumerate() {
+            let prediction = scored.map(|s| &s.predictions[i]);
+            client.update(&statement, None, &row_args(row, prediction))?;
         }
         Ok(i64::try_from(rows.len()).unwrap_or(i64::MAX))
     })
 }
 
-fn row_args(row: &WindowRow) -> Vec<pgrx::datum::DatumWithOid<'static>> {
+fn row_args<'a>(row: &WindowRow, prediction: Option<&'a Prediction>) -> Vec<pgrx::datum::DatumWithOid<'a>> {
     let width = i64::from(row.window_seconds) * MICROS;
     let feature = |name: &str| row.features.get(name).unwrap_or(0.0);
     let mut args: Vec<pgrx::datum::DatumWithOid> = vec![
@@ -304,6 +316,8 @@ fn row_args(row: &WindowRow) -> Vec<pgrx::datum::DatumWithOid<'static>> {
         (feature("packet_count") as i64).into(),
         (feature("byte_count") as i64).into(),
         i32::try_from(FEATURE_VERSION).unwrap_or(i32::MAX).into(),
+        prediction.map(|p| p.label.as_str()).into(),
+        prediction.map(|p| p.confidence).into(),
     ];
     args.extend(row.features.values.iter().map(|v| (*v).into()));
     args

@@ -4,10 +4,12 @@
 use pgrx::prelude::*;
 
 mod aggregate;
+mod alerts;
 mod features;
 mod jobs;
 mod rows;
 mod schema;
+mod scoring;
 mod windows;
 mod worker;
 
@@ -16,11 +18,12 @@ mod worker;
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 
 // aggregated_features gets one column per feature of the core's list, once the functions exist.
-extension_sql!("SELECT add_feature_columns();", name = "feature_columns", finalize);
+extension_sql!("SELECT add_feature_columns(); SELECT create_feature_functions();", name = "feature_columns", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     jobs::register_gucs();
+    alerts::register_gucs();
     worker::register_gucs();
     worker::register_schedulers();
 }

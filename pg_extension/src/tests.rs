@@ -461,3 +461,177 @@ fn each_job_consumes_its_own_records() {
 fn run_jobs_refuses_an_unknown_job() {
     Spi::run("SELECT run_jobs('medium')").unwrap();
 }
+
+/// A one-split model over the real feature list: SYN_Flood when at least half the TCP packets
+/// are SYN without ACK (probability 0.953), else Normal.
+fn syn_model_json(feature_names: &[&str], feature_version: u32) -> String {
+    traffic_core::model::single_split_json(feature_names, feature_version, "syn_without_ack_ratio", 0.5, "SYN_Flood")
+}
+
+fn our_feature_names() -> Vec<&'static str> {
+    traffic_core::features::FEATURES.iter().map(|f| f.name).collect()
+}
+
+fn load_syn_model() -> i64 {
+    Spi::get_one_with_args::<i64>(
+        "SELECT load_model('syn', $1)",
+        &[syn_model_json(&our_feature_names(), traffic_core::features::FEATURE_VERSION).into()],
+    )
+    .unwrap()
+    .unwrap()
+}
+
+/// 10 s of a SYN flood from 10.6.6.6 to 10.0.0.5:80 (200 packets) beside benign ACK traffic.
+fn insert_flood() {
+    Spi::run(
+        "INSERT INTO raw_packets (ts, interface, src_ip, dst_ip, protocol, length, src_port, dst_port, tcp_syn, tcp_ack)
+         SELECT '2024-01-01 00:00:00+00'::timestamptz + i * interval '50 ms', 'eth0', '10.6.6.6'::inet, '10.0.0.5'::inet, 'TCP',
+                60, 1024 + i, 80, true, false
+         FROM generate_series(0, 199) AS i
+         UNION ALL
+         SELECT '2024-01-01 00:00:00+00'::timestamptz + i * interval '100 ms', 'eth0', '10.0.0.1', '10.0.1.1', 'TCP',
+                1500, 50000, 443, false, true
+         FROM generate_series(0, 99) AS i",
+    )
+    .unwrap();
+}
+
+fn materialize_everything() {
+    Spi::run("UPDATE window_invalidations SET recorded_at = recorded_at - interval '1 hour'").unwrap();
+    Spi::run("UPDATE window_jobs SET last_arrival = last_arrival - interval '1 hour'").unwrap();
+    Spi::get_one::<i64>("SELECT run_jobs()").unwrap();
+}
+
+#[pg_test]
+fn load_model_activates_and_score_uses_it() {
+    let first = load_syn_model();
+    let second = load_syn_model();
+    assert_ne!(first, second);
+    assert_eq!(count("SELECT count(*) FROM models WHERE active"), 1);
+    assert_eq!(count("SELECT version::int8 FROM models WHERE active"), 2, "the next version of the name");
+    let syn = traffic_core::features::index_of("syn_without_ack_ratio").unwrap() + 1;
+    let label = |ratio: f64| {
+        Spi::get_one::<String>(&format!(
+            "SELECT label FROM score((SELECT array_agg(CASE WHEN i = {syn} THEN {ratio} ELSE 0 END ORDER BY i)
+                                      FROM generate_series(1, {n}) i))",
+            n = traffic_core::features::FEATURES.len()
+        ))
+        .unwrap()
+        .unwrap()
+    };
+    assert_eq!(label(0.9), "SYN_Flood");
+    assert_eq!(label(0.5), "SYN_Flood", "equal to the threshold goes right");
+    assert_eq!(label(0.49), "Normal");
+    let confidence = Spi::get_one::<f64>(&format!(
+        "SELECT confidence FROM score(array_fill(1::float8, ARRAY[{}]))",
+        traffic_core::features::FEATURES.len()
+    ))
+    .unwrap()
+    .unwrap();
+    assert!((confidence - 1.0 / (1.0 + (-3.0f64).exp())).abs() < 1e-6, "{confidence}");
+    assert_eq!(
+        Spi::get_one::<Vec<String>>("SELECT model_classes()").unwrap().unwrap(),
+        vec!["Normal".to_string(), "SYN_Flood".to_string()]
+    );
+}
+
+#[pg_test]
+#[should_panic(expected = "feature list differs")]
+fn a_model_over_other_features_is_refused() {
+    let mut reversed = our_feature_names();
+    reversed.reverse();
+    let json = syn_model_json(&reversed, traffic_core::features::FEATURE_VERSION);
+    Spi::run_with_args("SELECT load_model('reversed', $1)", &[json.as_str().into()]).unwrap();
+}
+
+#[pg_test]
+#[should_panic(expected = "no model is active")]
+fn scoring_without_a_model_is_an_error() {
+    Spi::run("SELECT * FROM score(array_fill(0::float8, ARRAY[61]))").unwrap();
+}
+
+#[pg_test]
+#[should_panic(expected = "3 feature values given")]
+fn scoring_the_wrong_number_of_features_is_an_error() {
+    load_syn_model();
+    Spi::run("SELECT * FROM score(ARRAY[1, 2, 3]::float8[])").unwrap();
+}
+
+#[pg_test]
+fn jobs_label_windows_and_raise_one_alert_per_attack() {
+    // Without a model: windows materialize unlabelled, no alert.
+    insert_flood();
+    materialize_everything();
+    assert!(count("SELECT count(*) FROM aggregated_features") > 0);
+    assert_eq!(count("SELECT count(*) FROM aggregated_features WHERE predicted_label IS NOT NULL"), 0);
+    assert_eq!(count("SELECT count(*) FROM detected_alerts"), 0);
+
+    Spi::run("TRUNCATE aggregated_features; UPDATE window_progress SET materialized_until = NULL").unwrap();
+    load_syn_model();
+    insert_flood();
+    materialize_everything();
+    assert_eq!(count("SELECT count(*) FROM aggregated_features WHERE predicted_label IS NULL"), 0);
+    assert_eq!(
+        count("SELECT count(*) FROM aggregated_features WHERE scope = 'src_host' AND host = '10.6.6.6' AND predicted_label = 'SYN_Flood'"),
+        4,
+        "two 5 s windows, one 30 s, one 180 s"
+    );
+    assert_eq!(count("SELECT count(*) FROM aggregated_features WHERE host = '10.0.0.1' AND predicted_label <> 'Normal'"), 0);
+
+    // The row forms agree with what the job stored.
+    assert_eq!(count("SELECT count(*) FROM aggregated_features f, score(f) s WHERE s.label <> f.predicted_label"), 0);
+    let explained = Spi::get_one::<String>(
+        "SELECT e.feature FROM aggregated_features f, explain(f) e
+         WHERE f.scope = 'src_host' AND f.window_seconds = 5 LIMIT 1",
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(explained, "syn_without_ack_ratio", "the one feature the model uses explains it");
+
+    let alerts = || {
+        Spi::connect(|client| {
+            client
+                .select(
+                    "SELECT alert_type, host(source_ip), host(destination_ip), severity, window_count, description,
+                            explanation->0->>'feature'
+                     FROM detected_alerts",
+                    None,
+                    &[],
+                )
+                .unwrap()
+                .map(|r| {
+                    (
+                        r.get::<String>(1).unwrap().unwrap(),
+                        r.get::<String>(2).unwrap(),
+                        r.get::<String>(3).unwrap(),
+                        r.get::<String>(4).unwrap().unwrap(),
+                        r.get::<i32>(5).unwrap().unwrap(),
+                        r.get::<String>(6).unwrap().unwrap(),
+                        r.get::<String>(7).unwrap(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let found = alerts();
+    assert_eq!(found.len(), 1, "one alert for the ongoing attack: {found:?}");
+    let (kind, source, destination, severity, windows, description, evidence) = &found[0];
+    assert_eq!(kind, "SYN_Flood");
+    assert_eq!(source.as_deref(), Some("10.6.6.6"));
+    assert_eq!(destination.as_deref(), Some("10.0.0.5"));
+    assert_eq!(severity, "High");
+    assert_eq!(*windows, 4);
+    assert!(description.contains("from 10.6.6.6 to 10.0.0.5") && description.contains("syn without ack ratio 100%"), "{description}");
+    assert_eq!(evidence.as_deref(), Some("syn_without_ack_ratio"));
+    assert_eq!(count("SELECT count(*) FROM alert_windows"), 4);
+
+    // A late packet makes its windows be computed again: the alert is not counted twice.
+    Spi::run(
+        "INSERT INTO raw_packets (ts, interface, src_ip, dst_ip, protocol, length, tcp_syn, tcp_ack)
+         VALUES ('2024-01-01 00:00:01.01+00', 'eth0', '10.6.6.6', '10.0.0.5', 'TCP', 60, true, false)",
+    )
+    .unwrap();
+    materialize_everything();
+    assert_eq!(alerts().len(), 1);
+    assert_eq!(alerts()[0].4, 4);
+}

@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use tokio_postgres::{Client, NoTls};
 
 pub mod cluster;
+pub mod oracle;
 
 /// Where setup.sh keeps the front role's password.
 const FRONT_ENV: &str = "/etc/traffic_analyzer/front.env";

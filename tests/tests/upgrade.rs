@@ -3,7 +3,8 @@
 
 use e2e::TestDb;
 
-const PREVIOUS: &str = "0.1.0";
+/// Every earlier release, each upgraded to the current version.
+const PREVIOUS: [&str; 2] = ["0.1.0", "0.2.0"];
 
 /// Every object of the extension's schema that matters, one line each (partitions left out).
 const CATALOG: &str = r"
@@ -41,34 +42,40 @@ async fn catalog(db: &TestDb) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn upgrading_from_the_previous_release_equals_a_fresh_install() {
+async fn upgrading_from_every_earlier_release_equals_a_fresh_install() {
     let fresh = TestDb::create("ta_e2e_upgrade_fresh").await.expect("fresh");
-    let upgraded = TestDb::create("ta_e2e_upgrade_old").await.expect("db");
-    upgraded
-        .admin
-        .batch_execute(&format!(
-            "DROP EXTENSION traffic_analyzer;
-             CREATE EXTENSION traffic_analyzer VERSION '{PREVIOUS}';
-             INSERT INTO raw_packets (ts, interface, length) VALUES ('2024-01-01 00:00:01+00', 'eth0', 60);
-             ALTER EXTENSION traffic_analyzer UPDATE;"
-        ))
-        .await
-        .expect("install the previous release and update");
-    let (expected, actual) = (catalog(&fresh).await, catalog(&upgraded).await);
+    let expected = catalog(&fresh).await;
     assert!(expected.len() > 300, "the catalog query sees the schema ({} lines)", expected.len());
-    let missing: Vec<&String> = expected.iter().filter(|l| !actual.contains(l)).collect();
-    let extra: Vec<&String> = actual.iter().filter(|l| !expected.contains(l)).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "missing after upgrade: {missing:#?}\nextra: {extra:#?}");
+    for previous in PREVIOUS {
+        let upgraded = TestDb::create(&format!("ta_e2e_upgrade_{}", previous.replace('.', "_"))).await.expect("db");
+        upgraded
+            .admin
+            .batch_execute(&format!(
+                "DROP EXTENSION traffic_analyzer;
+                 CREATE EXTENSION traffic_analyzer VERSION '{previous}';
+                 INSERT INTO raw_packets (ts, interface, length) VALUES ('2024-01-01 00:00:01+00', 'eth0', 60);
+                 ALTER EXTENSION traffic_analyzer UPDATE;"
+            ))
+            .await
+            .expect("install the earlier release and update");
+        let actual = catalog(&upgraded).await;
+        let missing: Vec<&String> = expected.iter().filter(|l| !actual.contains(l)).collect();
+        let extra: Vec<&String> = actual.iter().filter(|l| !expected.contains(l)).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "from {previous}: missing after upgrade: {missing:#?}\nextra: {extra:#?}"
+        );
 
-    // Changes recorded before the upgrade are materialized by both jobs afterwards.
-    let pending: i64 = upgraded.count("SELECT count(*) FROM window_invalidations").await;
-    assert_eq!(pending, 2, "the pre-upgrade change record is there for each job");
-    upgraded
-        .admin
-        .batch_execute(
-            "UPDATE window_invalidations SET recorded_at = recorded_at - interval '1 hour'; SELECT run_jobs();",
-        )
-        .await
-        .expect("run");
-    assert_eq!(upgraded.count("SELECT count(DISTINCT window_seconds) FROM aggregated_features").await, 3);
+        // Changes recorded before the upgrade are materialized by both jobs afterwards.
+        let pending: i64 = upgraded.count("SELECT count(*) FROM window_invalidations").await;
+        assert_eq!(pending, 2, "from {previous}: the pre-upgrade change record is there for each job");
+        upgraded
+            .admin
+            .batch_execute(
+                "UPDATE window_invalidations SET recorded_at = recorded_at - interval '1 hour'; SELECT run_jobs();",
+            )
+            .await
+            .expect("run");
+        assert_eq!(upgraded.count("SELECT count(DISTINCT window_seconds) FROM aggregated_features").await, 3);
+    }
 }

@@ -1,0 +1,220 @@
+//! XGBoost model evaluation in pure Rust: XGBoost's JSON format in, the numbers XGBoost itself
+//! computes out (probabilities and TreeSHAP contributions), with no C++ or OpenMP inside a
+//! Postgres backend.
+//!
+//! Exact agreement rests on doing what XGBoost does, in f32: inputs converted to f32 first,
+//! `x < threshold` goes left (equal goes right), NaN follows the default direction, margins summed
+//! in tree order from the base margin, sigmoid and softmax as XGBoost writes them.
+
+mod json;
+mod shap;
+mod tree;
+
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq)]
+pub enum ModelError {
+    #[error("invalid model: {0}")]
+    Invalid(String),
+    #[error("unsupported model: {0}")]
+    Unsupported(String),
+    #[error("expected {expected} feature values, got {got}")]
+    FeatureCount { expected: usize, got: usize },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Objective {
+    BinaryLogistic,
+    MultiSoftprob,
+    MultiSoftmax,
+}
+
+/// A parsed gradient-boosted tree ensemble.
+#[derive(Clone, Debug)]
+pub struct Model {
+    feature_names: Vec<String>,
+    feature_version: Option<u32>,
+    classes: Vec<String>,
+    objective: Objective,
+    num_features: usize,
+    /// One per output group (1 for binary, one per class for multi-class).
+    base_margin: Vec<f32>,
+    trees: Vec<tree::Tree>,
+    tree_group: Vec<u32>,
+}
+
+/// Per-class SHAP contributions: `values[class][feature]`, and the bias (expected margin).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Contributions {
+    pub features: Vec<Vec<f32>>,
+    pub bias: Vec<f32>,
+}
+
+impl Model {
+    /// Parses XGBoost's JSON model. Class names come from the `classes` attribute (a JSON list)
+    /// and the feature-list version from `feature_version`, both set by our training pipeline.
+    pub fn from_json(text: &str) -> Result<Model, ModelError> {
+        json::parse(text)
+    }
+
+    /// Feature names recorded at training (empty if the trainer set none).
+    pub fn feature_names(&self) -> &[String] {
+        &self.feature_names
+    }
+
+    pub fn feature_version(&self) -> Option<u32> {
+        self.feature_version
+    }
+
+    pub fn classes(&self) -> &[String] {
+        &self.classes
+    }
+
+    pub fn objective(&self) -> Objective {
+        self.objective
+    }
+
+    pub fn num_features(&self) -> usize {
+        self.num_features
+    }
+
+    pub fn num_trees(&self) -> usize {
+        self.trees.len()
+    }
+
+    /// Output groups: 1 for binary:logistic, one per class otherwise.
+    fn groups(&self) -> usize {
+        self.base_margin.len()
+    }
+
+    fn check_len(&self, x: &[f32]) -> Result<(), ModelError> {
+        if x.len() == self.num_features {
+            Ok(())
+        } else {
+            Err(ModelError::FeatureCount { expected: self.num_features, got: x.len() })
+        }
+    }
+
+    /// Raw margins, one per output group (XGBoost's `output_margin=True`).
+    pub fn margins(&self, x: &[f32]) -> Result<Vec<f32>, ModelError> {
+        self.check_len(x)?;
+        let mut margins = self.base_margin.clone();
+        for (tree, &group) in self.trees.iter().zip(&self.tree_group) {
+            margins[group as usize] += tree.leaf_value(x);
+        }
+        Ok(margins)
+    }
+
+    /// Class probabilities, one per class (binary models give `[1 - p, p]`).
+    pub fn probabilities(&self, x: &[f32]) -> Result<Vec<f32>, ModelError> {
+        let margins = self.margins(x)?;
+        Ok(match self.objective {
+            Objective::BinaryLogistic => {
+                let p = sigmoid(margins[0]);
+                vec![1.0 - p, p]
+            }
+            Objective::MultiSoftprob | Objective::MultiSoftmax => softmax(margins),
+        })
+    }
+
+    /// Index of the most probable class (the first one on ties, as XGBoost's argmax).
+    pub fn predict_class(probabilities: &[f32]) -> usize {
+        let mut best = 0;
+        for (i, &p) in probabilities.iter().enumerate() {
+            if p > probabilities[best] {
+                best = i;
+            }
+        }
+        best
+    }
+
+    /// TreeSHAP contributions in margin space, equal to XGBoost's `pred_contribs=True`: per group,
+    /// the features' contributions plus a bias that together sum to the margin.
+    pub fn contributions(&self, x: &[f32]) -> Result<Contributions, ModelError> {
+        self.check_len(x)?;
+        let n = self.num_features;
+        let mut total = vec![vec![0.0f32; n + 1]; self.groups()];
+        let mut this_tree = vec![0.0f32; n + 1];
+        let mut path = Vec::new();
+        for (tree, &group) in self.trees.iter().zip(&self.tree_group) {
+            // Per tree into a zeroed buffer, then added: XGBoost's summation order.
+            this_tree.fill(0.0);
+            shap::tree_contributions(tree, x, &mut this_tree, &mut path);
+            for (sum, value) in total[group as usize].iter_mut().zip(&this_tree) {
+                *sum += *value;
+            }
+        }
+        let mut bias = Vec::with_capacity(self.groups());
+        for (row, base) in total.iter_mut().zip(&self.base_margin) {
+            let b = row.pop().unwrap_or(0.0) + base;
+            bias.push(b);
+        }
+        Ok(Contributions { features: total, bias })
+    }
+}
+
+/// XGBoost's `common::Sigmoid`.
+fn sigmoid(x: f32) -> f32 {
+    const EPS: f32 = 1e-16;
+    let x = (-x).min(88.7);
+    1.0 / (x.exp() + 1.0 + EPS)
+}
+
+/// XGBoost's `common::Softmax`: f32 exponentials of the max-shifted margins, summed in f64.
+fn softmax(mut margins: Vec<f32>) -> Vec<f32> {
+    let max = margins.iter().copied().fold(margins[0], f32::max);
+    let mut sum = 0.0f64;
+    for m in margins.iter_mut() {
+        *m = (*m - max).exp();
+        sum += f64::from(*m);
+    }
+    for m in margins.iter_mut() {
+        *m /= sum as f32;
+    }
+    margins
+}
+
+#[cfg(test)]
+mod tests;
+
+/// A minimal valid model in XGBoost's JSON format: one split on `feature` at `threshold`
+/// (at or above: `attack`, with probability 0.953; below: Normal), over `feature_names` with
+/// `feature_version`. For tests and examples; real models come from the training pipeline.
+pub fn single_split_json(
+    feature_names: &[&str],
+    feature_version: u32,
+    feature: &str,
+    threshold: f32,
+    attack: &str,
+) -> String {
+    let split = feature_names.iter().position(|f| *f == feature).unwrap_or(0);
+    let classes = serde_json::to_string(&[crate::alerts::NORMAL, attack]).unwrap_or_default();
+    let model = serde_json::json!({
+        "learner": {
+            "attributes": { "feature_version": feature_version.to_string(), "classes": classes },
+            "feature_names": feature_names,
+            "feature_types": [],
+            "gradient_booster": {
+                "name": "gbtree",
+                "model": {
+                    "gbtree_model_param": { "num_parallel_tree": "1", "num_trees": "1" },
+                    "iteration_indptr": [0, 1],
+                    "tree_info": [0],
+                    "trees": [{
+                        "base_weights": [0.0, 0.0, 0.0], "default_left": [0, 0, 0], "id": 0,
+                        "left_children": [1, -1, -1], "right_children": [2, -1, -1],
+                        "split_conditions": [threshold, -3.0, 3.0], "split_indices": [split, 0, 0],
+                        "split_type": [0, 0, 0], "sum_hessian": [10.0, 6.0, 4.0],
+                        "tree_param": { "num_deleted": "0", "num_feature": feature_names.len().to_string(),
+                                        "num_nodes": "3", "size_leaf_vector": "1" }
+                    }]
+                }
+            },
+            "learner_model_param": { "base_score": "[5E-1]", "boost_from_average": "1", "num_class": "0",
+                                     "num_feature": feature_names.len().to_string(), "num_target": "1" },
+            "objective": { "name": "binary:logistic" }
+        },
+        "version": [3, 2, 0]
+    });
+    model.to_string()
+}

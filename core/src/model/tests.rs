@@ -1,0 +1,100 @@
+use super::*;
+
+/// One tree: x0 < 0.5 (missing goes left) ? (x1 < 2 (missing right) ? 1 : 2) : 3.
+fn tree_json(default_left_root: u8) -> String {
+    format!(
+        r#"{{"base_weights":[0,0,0,0,0],"default_left":[{default_left_root},0,0,0,0],"id":0,
+        "left_children":[1,3,-1,-1,-1],"right_children":[2,4,-1,-1,-1],
+        "split_conditions":[0.5,2.0,3.0,1.0,2.0],"split_indices":[0,1,0,0,0],
+        "split_type":[0,0,0,0,0],"sum_hessian":[10.0,6.0,4.0,2.0,4.0],
+        "tree_param":{{"num_deleted":"0","num_feature":"2","num_nodes":"5","size_leaf_vector":"1"}}}}"#
+    )
+}
+
+fn model_json(objective: &str, base_score: &str, num_class: &str, trees: &[String], info: &[u32]) -> String {
+    format!(
+        r#"{{"learner":{{"attributes":{{"feature_version":"1","classes":"[\"Normal\",\"Attack\",\"Other\"]"}},
+        "feature_names":["a","b"],"feature_types":[],
+        "gradient_booster":{{"model":{{"gbtree_model_param":{{"num_parallel_tree":"1","num_trees":"{n}"}},
+        "iteration_indptr":[],"tree_info":{info:?},"trees":[{trees}]}},"name":"gbtree"}},
+        "learner_model_param":{{"base_score":"{base_score}","boost_from_average":"1","num_class":"{num_class}",
+        "num_feature":"2","num_target":"1"}},"objective":{{"name":"{objective}"}}}},"version":[3,2,0]}}"#,
+        n = trees.len(),
+        trees = trees.join(",")
+    )
+}
+
+fn binary() -> Model {
+    let json = model_json("binary:logistic", "[5E-1]", "0", &[tree_json(1)], &[0])
+        .replace(r#"[\"Normal\",\"Attack\",\"Other\"]"#, r#"[\"Normal\",\"Attack\"]"#);
+    Model::from_json(&json).unwrap()
+}
+
+#[test]
+fn threshold_equal_goes_right_and_missing_follows_default() {
+    let m = binary();
+    assert_eq!(m.margins(&[0.4999999, 1.0]).unwrap(), vec![1.0]);
+    assert_eq!(m.margins(&[0.5, 1.0]).unwrap(), vec![3.0], "equal to the threshold goes right");
+    assert_eq!(m.margins(&[f32::NAN, 2.0]).unwrap(), vec![2.0], "NaN goes left at the root, right below");
+    let right_default = Model::from_json(
+        &model_json("binary:logistic", "5E-1", "0", &[tree_json(0)], &[0])
+            .replace(r#"[\"Normal\",\"Attack\",\"Other\"]"#, r#"[\"Normal\",\"Attack\"]"#),
+    )
+    .unwrap();
+    assert_eq!(right_default.margins(&[f32::NAN, 0.0]).unwrap(), vec![3.0]);
+}
+
+#[test]
+fn binary_probabilities_start_from_the_logit_of_base_score() {
+    let m = binary();
+    let p = m.probabilities(&[1.0, 0.0]).unwrap();
+    let expected = 1.0 / (1.0 + (-3.0f32).exp());
+    assert!((p[1] - expected).abs() < 1e-7);
+    assert!((p[0] + p[1] - 1.0).abs() < 1e-7);
+    assert_eq!(m.classes(), ["Normal", "Attack"]);
+    assert_eq!(m.feature_version(), Some(1));
+    assert_eq!(m.feature_names(), ["a", "b"]);
+}
+
+#[test]
+fn multiclass_sums_trees_per_group_and_contributions_add_up_to_the_margin() {
+    let trees: Vec<String> = (0..6).map(|_| tree_json(1)).collect();
+    let m =
+        Model::from_json(&model_json("multi:softprob", "[1E-1,2E-1,-3E-1]", "3", &trees, &[0, 1, 2, 0, 1, 2])).unwrap();
+    for x in [[0.0f32, 0.0], [1.0, 5.0], [f32::NAN, 1.0], [0.5, f32::NAN]] {
+        let margins = m.margins(&x).unwrap();
+        let probabilities = m.probabilities(&x).unwrap();
+        assert!((probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        let c = m.contributions(&x).unwrap();
+        for (g, margin) in margins.iter().enumerate() {
+            let sum: f32 = c.features[g].iter().sum::<f32>() + c.bias[g];
+            assert!((sum - margin).abs() < 1e-5, "{x:?} group {g}: {sum} vs {margin}");
+        }
+    }
+    // The expected value of the tree: (1*2 + 2*4)/6 = 5/3 on the left, (5/3*6 + 3*4)/10 overall.
+    let c = m.contributions(&[0.0, 0.0]).unwrap();
+    assert!((c.bias[0] - (0.1 + 2.0 * 2.2)).abs() < 1e-5, "{:?}", c.bias);
+}
+
+#[test]
+fn wrong_feature_count_is_an_error() {
+    assert_eq!(binary().margins(&[1.0]), Err(ModelError::FeatureCount { expected: 2, got: 1 }));
+}
+
+#[test]
+fn unsupported_and_corrupt_models_are_refused() {
+    let tree = tree_json(1);
+    let err =
+        Model::from_json(&model_json("reg:squarederror", "0", "0", std::slice::from_ref(&tree), &[0])).unwrap_err();
+    assert!(matches!(err, ModelError::Unsupported(_)), "{err}");
+    let err = Model::from_json("{\"learner\": 3}").unwrap_err();
+    assert!(err.to_string().contains("not an XGBoost JSON model"), "{err}");
+    let cyclic = tree.replace(r#""left_children":[1,3,-1,-1,-1]"#, r#""left_children":[1,1,-1,-1,-1]"#);
+    let err = Model::from_json(&model_json("multi:softprob", "0", "3", &[cyclic], &[0])).unwrap_err();
+    assert!(err.to_string().contains("tree 0"), "{err}");
+    let bad_feature = tree.replace(r#""split_indices":[0,1,0,0,0]"#, r#""split_indices":[0,7,0,0,0]"#);
+    let err = Model::from_json(&model_json("multi:softprob", "0", "3", &[bad_feature], &[0])).unwrap_err();
+    assert!(err.to_string().contains("feature 7"), "{err}");
+    let err = Model::from_json(&model_json("multi:softprob", "0", "3", &[tree], &[5])).unwrap_err();
+    assert!(err.to_string().contains("output group 5"), "{err}");
+}

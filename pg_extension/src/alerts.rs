@@ -1,0 +1,156 @@
+//! Windows → predictions → `detected_alerts`, run by the materialization jobs. Which rows make an
+//! alert, its severity and its words come from `traffic_core::alerts`; here they are only
+//! written, merging an ongoing attack into one alert.
+
+use pgrx::prelude::*;
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, Inet, JsonB};
+use traffic_core::alerts::{alert_candidates, AlertCandidate, ScoredRow, NORMAL};
+use traffic_core::features::{WindowRow, FEATURES};
+
+use crate::scoring::{active_model, explanation, predict, ActiveModel, Prediction};
+use crate::windows::timestamptz;
+
+pub static ALERT_THRESHOLD: GucSetting<f64> = GucSetting::<f64>::new(0.8);
+pub static ALERT_MERGE_GAP_SECS: GucSetting<i32> = GucSetting::<i32>::new(60);
+
+pub fn register_gucs() {
+    GucRegistry::define_float_guc(
+        c"traffic_analyzer.alert_threshold",
+        c"Smallest confidence of an attack prediction that raises an alert",
+        c"Windows predicted as an attack with less confidence keep their label but raise no alert.",
+        &ALERT_THRESHOLD,
+        0.0,
+        1.0,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"traffic_analyzer.alert_merge_gap",
+        c"Seconds between windows of one attack that still extend its alert",
+        c"A flagged window within this many seconds of an alert of the same type, source and destination extends it.",
+        &ALERT_MERGE_GAP_SECS,
+        0,
+        86_400,
+        GucContext::Userset,
+        GucFlags::UNIT_S,
+    );
+}
+
+/// Predictions for window rows, with the model that made them (None without an active model).
+pub struct Scored {
+    pub model: std::rc::Rc<ActiveModel>,
+    pub predictions: Vec<Prediction>,
+}
+
+pub fn score_rows(rows: &[WindowRow]) -> Result<Option<Scored>, pgrx::spi::Error> {
+    let Some(model) = active_model()? else { return Ok(None) };
+    let mut x = vec![0.0f32; FEATURES.len()];
+    let predictions = rows
+        .iter()
+        .map(|row| {
+            for (slot, v) in x.iter_mut().zip(&row.features.values) {
+                *slot = *v as f32;
+            }
+            predict(&model.model, &x)
+        })
+        .collect();
+    Ok(Some(Scored { model, predictions }))
+}
+
+/// Raises or extends alerts for the flagged rows. Returns how many windows raised one.
+pub fn raise_alerts(rows: &[WindowRow], scored: &Scored) -> Result<usize, pgrx::spi::Error> {
+    let threshold = ALERT_THRESHOLD.get();
+    let model = &scored.model.model;
+    let scored_rows: Vec<ScoredRow> = rows
+        .iter()
+        .zip(&scored.predictions)
+        .map(|(row, p)| {
+            let flagged = p.label != NORMAL && p.confidence >= threshold;
+            let evidence = if flagged {
+                let x: Vec<f32> = row.features.values.iter().map(|v| *v as f32).collect();
+                let class = model.classes().iter().position(|c| *c == p.label).unwrap_or(0);
+                explanation(model, &x, class).into_iter().filter_map(|(i, c)| i.map(|i| (i, c))).collect()
+            } else {
+                Vec::new()
+            };
+            ScoredRow { row, label: &p.label, confidence: p.confidence, evidence }
+        })
+        .collect();
+    let candidates = alert_candidates(&scored_rows, threshold);
+    if candidates.is_empty() {
+        return Ok(0);
+    }
+    // The two jobs raise alerts from their own processes: one writer at a time, so an attack
+    // seen by both extends a single alert.
+    Spi::run("SELECT pg_advisory_xact_lock(hashtext('traffic_analyzer.alerts'))")?;
+    for candidate in &candidates {
+        write_alert(candidate, scored.model.id)?;
+    }
+    Ok(candidates.len())
+}
+
+fn write_alert(c: &AlertCandidate, model_id: i64) -> Result<(), pgrx::spi::Error> {
+    let start = c.start_micros;
+    let end = start + i64::from(c.window_seconds) * 1_000_000;
+    let explanation: serde_json::Value = c
+        .evidence
+        .iter()
+        .map(|(name, value, contribution)| serde_json::json!({"feature": name, "value": value, "contribution": contribution}))
+        .collect();
+    let id: Option<i64> = Spi::get_one_with_args(
+        "WITH found AS (
+             SELECT id FROM detected_alerts
+             WHERE alert_type = $1 AND source_ip IS NOT DISTINCT FROM $2 AND destination_ip IS NOT DISTINCT FROM $3
+               AND last_seen >= $4 - make_interval(secs => $10) AND first_seen <= $5 + make_interval(secs => $10)
+             ORDER BY last_seen DESC LIMIT 1),
+         updated AS (
+             UPDATE detected_alerts a
+             SET first_seen = least(a.first_seen, $4), last_seen = greatest(a.last_seen, $5),
+                 severity = CASE WHEN array_position(ARRAY['Low','Medium','High','Critical'], $6)
+                                      > array_position(ARRAY['Low','Medium','High','Critical'], a.severity)
+                                 THEN $6 ELSE a.severity END,
+                 description = CASE WHEN $7 > a.confidence THEN $8 ELSE a.description END,
+                 explanation = CASE WHEN $7 > a.confidence THEN $9 ELSE a.explanation END,
+                 confidence = greatest(a.confidence, $7),
+                 model_id = $11
+             FROM found WHERE a.id = found.id
+             RETURNING a.id),
+         inserted AS (
+             INSERT INTO detected_alerts (alert_type, source_ip, destination_ip, first_seen, last_seen, severity,
+                                          confidence, description, explanation, model_id)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $11 WHERE NOT EXISTS (SELECT FROM found)
+             RETURNING id)
+         SELECT id FROM updated UNION ALL SELECT id FROM inserted",
+        &[
+            c.alert_type.as_str().into(),
+            c.source.map(|ip| Inet(ip.to_string())).into(),
+            c.destination.map(|ip| Inet(ip.to_string())).into(),
+            timestamptz(start).into(),
+            timestamptz(end).into(),
+            c.severity.name().into(),
+            c.confidence.into(),
+            c.description.as_str().into(),
+            JsonB(explanation).into(),
+            f64::from(crate::alerts::ALERT_MERGE_GAP_SECS.get()).into(),
+            model_id.into(),
+        ],
+    )?;
+    let Some(id) = id else { return Ok(()) };
+    // A window computed again (late packets) links once: window_count never double counts.
+    Spi::run_with_args(
+        "INSERT INTO alert_windows (alert_id, window_seconds, window_start, scope, host)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        &[
+            id.into(),
+            i32::try_from(c.window_seconds).unwrap_or(i32::MAX).into(),
+            timestamptz(start).into(),
+            c.scope.name().into(),
+            c.scope.host().map(|ip| Inet(ip.to_string())).into(),
+        ],
+    )?;
+    Spi::run_with_args(
+        "UPDATE detected_alerts SET window_count = (SELECT count(*) FROM alert_windows WHERE alert_id = $1) WHERE id = $1",
+        &[id.into()],
+    )?;
+    Ok(())
+}
