@@ -212,6 +212,10 @@ CREATE TABLE models (
     UNIQUE (name, version)
 );
 
+-- What score() returns: the predicted label, its probability, and every class's probability
+-- (in model_classes() order).
+CREATE TYPE prediction AS (label text, confidence double precision, probabilities real[]);
+
 -- At most one active model at a time.
 CREATE UNIQUE INDEX models_one_active ON models (active) WHERE active;
 

@@ -1,6 +1,8 @@
 -- traffic_analyzer 0.2.0 -> 0.3.0: models loaded and scored in the database (load_model, score,
 -- explain), windows labelled by the jobs, alerts with their windows and explanation.
 
+CREATE TYPE prediction AS (label text, confidence double precision, probabilities real[]);
+
 CREATE FUNCTION "create_feature_functions"() RETURNS VOID /* Result < (), pgrx :: spi :: Error > */
 STRICT
 LANGUAGE c /* Rust */
@@ -14,7 +16,7 @@ CREATE FUNCTION "explain"(
 	"value" double precision,  /* Option < f64 > */
 	"contribution" real  /* f32 */
 )
-STABLE PARALLEL SAFE
+STABLE PARALLEL SAFE COST 100000
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'explain_wrapper';
 
@@ -34,12 +36,8 @@ AS 'MODULE_PATHNAME', 'model_classes_wrapper';
 
 CREATE FUNCTION "score"(
 	"features" double precision[] /* Vec < Option < f64 > > */
-) RETURNS TABLE (
-	"label" TEXT,  /* String */
-	"confidence" double precision,  /* f64 */
-	"probabilities" real[]  /* Vec < f32 > */
-)
-STRICT STABLE PARALLEL SAFE
+) RETURNS prediction
+STRICT STABLE PARALLEL SAFE COST 1000
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'score_wrapper';
 

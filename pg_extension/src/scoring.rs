@@ -48,13 +48,12 @@ pub fn active_model() -> Result<Option<Rc<ActiveModel>>, pgrx::spi::Error> {
             return Ok(active.clone());
         }
     }
-    let id: Option<i64> = Spi::get_one("SELECT (SELECT id FROM models WHERE active)")?;
+    let id: Option<i64> = read_one("SELECT id FROM models WHERE active", &[])?;
     let active = match (id, cached.and_then(|(_, a)| a)) {
         (None, _) => None,
         (Some(id), Some(active)) if active.id == id => Some(active),
         (Some(id), _) => {
-            let json: Option<String> =
-                Spi::get_one_with_args("SELECT model::text FROM models WHERE id = $1", &[id.into()])?;
+            let json: Option<String> = read_one("SELECT model::text FROM models WHERE id = $1", &[id.into()])?;
             let model = Model::from_json(json.as_deref().unwrap_or_default()).unwrap_or_else(|e| {
                 reject(
                     PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
@@ -68,6 +67,22 @@ pub fn active_model() -> Result<Option<Rc<ActiveModel>>, pgrx::spi::Error> {
     };
     CACHE.set(Some(Cache { checked_at: now, active: active.clone() }));
     Ok(active)
+}
+
+/// A read-only query's first column of its first row (None without rows). Read-only SPI, so it
+/// may run inside a parallel query (score() is parallel safe).
+fn read_one<T: FromDatum + IntoDatum>(
+    sql: &str,
+    args: &[pgrx::datum::DatumWithOid],
+) -> Result<Option<T>, pgrx::spi::Error> {
+    Spi::connect(|client| {
+        let rows = client.select(sql, Some(1), args)?;
+        if rows.is_empty() {
+            Ok(None)
+        } else {
+            rows.first().get_one::<T>()
+        }
+    })
 }
 
 fn require_model(function: &'static str) -> Result<Rc<ActiveModel>, pgrx::spi::Error> {
@@ -163,7 +178,7 @@ fn load_model(name: &str, model: &str, metrics: default!(Option<JsonB>, "NULL"))
 }
 
 /// Feature values in feature_names() order as the model's f32 input (NULL = missing).
-fn model_input(function: &'static str, features: &[Option<f64>]) -> Vec<f32> {
+fn model_input(function: &'static str, features: impl ExactSizeIterator<Item = Option<f64>>) -> Vec<f32> {
     if features.len() != FEATURES.len() {
         reject(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
@@ -172,7 +187,7 @@ fn model_input(function: &'static str, features: &[Option<f64>]) -> Vec<f32> {
             "Pass the values in feature_names() order, e.g. score(feature_vector(f)) for an aggregated_features row f.",
         );
     }
-    features.iter().map(|v| v.map_or(f32::NAN, |v| v as f32)).collect()
+    features.map(|v| v.map_or(f32::NAN, |v| v as f32)).collect()
 }
 
 /// A prediction: label, its probability, and every class's probability (model_classes() order).
@@ -191,21 +206,41 @@ pub fn predict(model: &Model, x: &[f32]) -> Prediction {
             "The model does not fit the feature list.",
         )
     });
+    prediction(model, probabilities)
+}
+
+/// The prediction for one row's class probabilities.
+pub fn prediction(model: &Model, probabilities: Vec<f32>) -> Prediction {
     let class = Model::predict_class(&probabilities);
     Prediction { label: model.classes()[class].clone(), confidence: f64::from(probabilities[class]), probabilities }
 }
 
-/// Scores one window's features (feature_names() order) with the active model.
-#[pg_extern(stable, parallel_safe)]
-fn score(
-    features: Vec<Option<f64>>,
-) -> Result<
-    TableIterator<'static, (name!(label, String), name!(confidence, f64), name!(probabilities, Vec<f32>))>,
-    pgrx::spi::Error,
-> {
+thread_local! {
+    /// The `prediction` composite type's oid, looked up once per backend.
+    static PREDICTION_TYPE: std::cell::Cell<Option<pg_sys::Oid>> = const { std::cell::Cell::new(None) };
+}
+
+/// Scores one window's features (feature_names() order) with the active model: a `prediction`
+/// (label, confidence, probabilities in model_classes() order). A plain function, not a set:
+/// `SELECT score(f) FROM aggregated_features f` costs one call per row and no tuplestore. The
+/// declared cost (a few microseconds per row) lets the planner scan in parallel.
+#[pg_extern(stable, parallel_safe, cost = 1000)]
+fn score(features: pgrx::Array<f64>) -> Result<pgrx::composite_type!('static, "prediction"), pgrx::spi::Error> {
     let active = require_model("score")?;
-    let p = predict(&active.model, &model_input("score", &features));
-    Ok(TableIterator::once((p.label, p.confidence, p.probabilities)))
+    let p = predict(&active.model, &model_input("score", features.iter()));
+    let oid = PREDICTION_TYPE.get().unwrap_or_else(|| {
+        let oid = pgrx::PgTupleDesc::for_composite_type("prediction")
+            .map(|t| t.oid())
+            .unwrap_or_else(|| pgrx::error!("type prediction is missing: reinstall the extension"));
+        PREDICTION_TYPE.set(Some(oid));
+        oid
+    });
+    let tupdesc = pgrx::PgTupleDesc::for_composite_type_by_oid(oid)
+        .unwrap_or_else(|| pgrx::error!("type prediction is not a composite type"));
+    let datums = [p.label.into_datum(), p.confidence.into_datum(), p.probabilities.into_datum()];
+    // SAFETY: the datums match the type's attributes (text, double precision, real[]), in order.
+    let tuple = unsafe { pgrx::heap_tuple::PgHeapTuple::from_datums(tupdesc, datums) };
+    Ok(tuple.unwrap_or_else(|e| pgrx::error!("building a prediction: {e}")))
 }
 
 /// The active model's classes, in the order of score()'s probabilities.
@@ -216,7 +251,7 @@ fn model_classes() -> Result<Vec<String>, pgrx::spi::Error> {
 
 /// Why the model predicts what it predicts: each feature's TreeSHAP contribution (log-odds)
 /// toward `class` (default: the predicted class), strongest first, then the bias.
-#[pg_extern(stable, parallel_safe)]
+#[pg_extern(stable, parallel_safe, cost = 100000)]
 fn explain(
     features: Vec<Option<f64>>,
     class: default!(Option<&str>, "NULL"),
@@ -225,7 +260,7 @@ fn explain(
     pgrx::spi::Error,
 > {
     let active = require_model("explain")?;
-    let x = model_input("explain", &features);
+    let x = model_input("explain", features.iter().copied());
     let model = &active.model;
     let class_index = match class {
         None => Model::predict_class(&predict(model, &x).probabilities),
@@ -274,9 +309,8 @@ fn create_feature_functions() -> Result<(), pgrx::spi::Error> {
         columns.join(", ")
     ))?;
     Spi::run(
-        "CREATE OR REPLACE FUNCTION score(f aggregated_features)
-         RETURNS TABLE (label text, confidence double precision, probabilities real[])
-         LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT * FROM score(feature_vector(f)) $$",
+        "CREATE OR REPLACE FUNCTION score(f aggregated_features) RETURNS prediction
+         LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT score(feature_vector(f)) $$",
     )?;
     Spi::run(
         "CREATE OR REPLACE FUNCTION explain(f aggregated_features, class text DEFAULT NULL)

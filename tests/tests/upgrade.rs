@@ -9,7 +9,8 @@ const PREVIOUS: [&str; 2] = ["0.1.0", "0.2.0"];
 /// Every object of the extension's schema that matters, one line each (partitions left out).
 const CATALOG: &str = r"
 SELECT 'function ' || p.oid::regprocedure || ' -> ' || pg_get_function_result(p.oid) || ' '
-       || p.provolatile::text || p.proisstrict::text || p.prosecdef::text || coalesce(array_to_string(p.proconfig, ','), '')
+       || p.provolatile::text || p.proisstrict::text || p.prosecdef::text || p.proparallel::text || ' cost ' || p.procost::text
+       || coalesce(array_to_string(p.proconfig, ','), '')
 FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace
 UNION ALL
 SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' '

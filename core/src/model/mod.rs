@@ -20,6 +20,8 @@ pub enum ModelError {
     Unsupported(String),
     #[error("expected {expected} feature values, got {got}")]
     FeatureCount { expected: usize, got: usize },
+    #[error("{values} values are not whole rows of {features} features")]
+    RowShape { values: usize, features: usize },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,22 +101,53 @@ impl Model {
     pub fn margins(&self, x: &[f32]) -> Result<Vec<f32>, ModelError> {
         self.check_len(x)?;
         let mut margins = self.base_margin.clone();
-        for (tree, &group) in self.trees.iter().zip(&self.tree_group) {
-            margins[group as usize] += tree.leaf_value(x);
+        for (trees, groups) in self.trees.chunks(tree::LOCKSTEP).zip(self.tree_group.chunks(tree::LOCKSTEP)) {
+            tree::walk(trees, groups, x, &mut margins);
         }
         Ok(margins)
     }
 
-    /// Class probabilities, one per class (binary models give `[1 - p, p]`).
-    pub fn probabilities(&self, x: &[f32]) -> Result<Vec<f32>, ModelError> {
-        let margins = self.margins(x)?;
-        Ok(match self.objective {
+    /// Margins of many rows (row-major, `num_features` values each): `groups` margins per row,
+    /// equal to [`Model::margins`] row by row. Rows go through each tree in blocks, so the tree
+    /// stays in cache (XGBoost's own strategy); several times faster than row by row.
+    pub fn margins_batch(&self, rows: &[f32]) -> Result<Vec<f32>, ModelError> {
+        let n = self.num_features;
+        if n == 0 || !rows.len().is_multiple_of(n) {
+            return Err(ModelError::RowShape { values: rows.len(), features: n });
+        }
+        let groups = self.groups();
+        let mut margins: Vec<f32> = Vec::with_capacity(rows.len() / n * groups);
+        for block in rows.chunks(tree::BLOCK * n) {
+            let start = margins.len();
+            for _ in 0..block.len() / n {
+                margins.extend_from_slice(&self.base_margin);
+            }
+            for (tree, &group) in self.trees.iter().zip(&self.tree_group) {
+                tree::walk_block(tree, group as usize, block, n, &mut margins[start..], groups);
+            }
+        }
+        Ok(margins)
+    }
+
+    /// Class probabilities of many rows (row-major), one per class per row.
+    pub fn probabilities_batch(&self, rows: &[f32]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let margins = self.margins_batch(rows)?;
+        Ok(margins.chunks(self.groups()).map(|m| self.transform(m.to_vec())).collect())
+    }
+
+    fn transform(&self, margins: Vec<f32>) -> Vec<f32> {
+        match self.objective {
             Objective::BinaryLogistic => {
                 let p = sigmoid(margins[0]);
                 vec![1.0 - p, p]
             }
             Objective::MultiSoftprob | Objective::MultiSoftmax => softmax(margins),
-        })
+        }
+    }
+
+    /// Class probabilities, one per class (binary models give `[1 - p, p]`).
+    pub fn probabilities(&self, x: &[f32]) -> Result<Vec<f32>, ModelError> {
+        Ok(self.transform(self.margins(x)?))
     }
 
     /// Index of the most probable class (the first one on ties, as XGBoost's argmax).

@@ -98,3 +98,18 @@ fn unsupported_and_corrupt_models_are_refused() {
     let err = Model::from_json(&model_json("multi:softprob", "0", "3", &[tree], &[5])).unwrap_err();
     assert!(err.to_string().contains("output group 5"), "{err}");
 }
+
+#[test]
+fn batches_equal_row_by_row() {
+    let trees: Vec<String> = (0..20).map(|i| tree_json(i % 2)).collect();
+    let info: Vec<u32> = (0..20).map(|i| i % 3).collect();
+    let m = Model::from_json(&model_json("multi:softprob", "[1E-1,2E-1,-3E-1]", "3", &trees, &info)).unwrap();
+    let rows: Vec<f32> =
+        (0..150).flat_map(|i| [(i % 7) as f32 * 0.25, if i % 5 == 0 { f32::NAN } else { (i % 4) as f32 }]).collect();
+    let batch = m.probabilities_batch(&rows).unwrap();
+    assert_eq!(batch.len(), 150);
+    for (x, p) in rows.chunks(2).zip(&batch) {
+        assert_eq!(&m.probabilities(x).unwrap(), p);
+    }
+    assert_eq!(m.margins_batch(&rows[..3]), Err(ModelError::RowShape { values: 3, features: 2 }));
+}

@@ -1,33 +1,42 @@
 //! One regression tree, laid out for fast traversal.
 //!
-//! Nodes are renumbered in depth-first preorder, so a left child sits right after its parent and
-//! a walk mostly reads forward through one small array of 16-byte nodes. The root (0) is never a
-//! child, so `left == 0` marks a leaf.
+//! Nodes are renumbered in depth-first preorder, so a left child sits right after its parent (no
+//! need to store it). A leaf is a fixed point of a step (NaN threshold, default right, right child
+//! itself), so several trees can be walked in lockstep for a fixed number of steps with no leaf
+//! test and no data-dependent branch: independent walks overlap in the CPU instead of each
+//! waiting on its own chain of loads.
 
 use super::json::JsonTree;
 
 const DEFAULT_LEFT: u32 = 1 << 31;
-const FEATURE_MASK: u32 = !DEFAULT_LEFT;
+const LEAF: u32 = 1 << 30;
+const FEATURE_MASK: u32 = !(DEFAULT_LEFT | LEAF);
 
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
 struct Node {
-    /// Split feature, with DEFAULT_LEFT set when a missing value goes left.
+    /// Split feature, with DEFAULT_LEFT set when a missing value goes left; LEAF for a leaf
+    /// (whose feature is 0).
     split: u32,
-    /// Split threshold for an internal node, the leaf value for a leaf.
-    value: f32,
-    left: u32,
+    /// Split threshold; NaN for a leaf, so that no value goes left.
+    threshold: f32,
+    /// Index of the right child (the left child is the next node); a leaf's own index.
     right: u32,
 }
 
 #[derive(Clone, Debug)]
 pub(super) struct Tree {
     nodes: Vec<Node>,
+    /// Leaf value per node (0 for internal nodes).
+    leaf: Vec<f32>,
     /// Hessian sum per node (XGBoost's "cover"), which TreeSHAP weighs paths by.
     cover: Vec<f32>,
     /// Cover-weighted mean leaf value under each node (the tree's expectation at the root).
     mean: Vec<f32>,
+    /// Levels: 1 for a lone leaf.
     depth: usize,
+    /// Every split feature is below this (checked at load), so walks index `x` unchecked.
+    num_features: usize,
 }
 
 impl Tree {
@@ -87,6 +96,7 @@ impl Tree {
         }
 
         let mut nodes = Vec::with_capacity(n);
+        let mut leaves = Vec::with_capacity(n);
         let mut cover = Vec::with_capacity(n);
         for &old in &order {
             let value = json.split_conditions[old];
@@ -95,24 +105,29 @@ impl Tree {
                 if !value.is_finite() {
                     return Err(format!("leaf {old} has value {value}"));
                 }
-                Node { split: 0, value, left: 0, right: 0 }
+                leaves.push(value);
+                Node { split: LEAF, threshold: f32::NAN, right: nodes.len() as u32 }
             } else {
                 let feature = usize::try_from(json.split_indices[old])
                     .ok()
                     .filter(|&f| f < num_features)
                     .ok_or_else(|| format!("node {old} splits on feature {}", json.split_indices[old]))?;
                 let flag = if json.default_left[old] != 0 { DEFAULT_LEFT } else { 0 };
+                if value.is_nan() {
+                    return Err(format!("node {old} has threshold NaN"));
+                }
+                debug_assert_eq!(new_index[json.left_children[old] as usize] as usize, nodes.len() + 1);
+                leaves.push(0.0);
                 Node {
                     split: feature as u32 | flag,
-                    value,
-                    left: new_index[json.left_children[old] as usize],
+                    threshold: value,
                     right: new_index[json.right_children[old] as usize],
                 }
             };
             nodes.push(node);
             cover.push(json.sum_hessian[old]);
         }
-        let mut tree = Tree { nodes, cover, mean: vec![0.0; n], depth };
+        let mut tree = Tree { nodes, leaf: leaves, cover, mean: vec![0.0; n], depth, num_features };
         tree.fill_mean(0);
         Ok(tree)
     }
@@ -120,10 +135,10 @@ impl Tree {
     /// XGBoost's FillNodeMeanValues, in the same f32 operation order.
     fn fill_mean(&mut self, index: usize) -> f32 {
         let node = self.nodes[index];
-        let result = if node.left == 0 {
-            node.value
+        let result = if node.split & LEAF != 0 {
+            self.leaf[index]
         } else {
-            let (l, r) = (node.left as usize, node.right as usize);
+            let (l, r) = (index + 1, node.right as usize);
             let mut sum = self.fill_mean(l) * self.cover[l];
             sum += self.fill_mean(r) * self.cover[r];
             sum / self.cover[index]
@@ -132,24 +147,49 @@ impl Tree {
         result
     }
 
-    /// Which child `x` follows from internal node `index`: missing values take the default
-    /// direction, otherwise `x < threshold` goes left (equal goes right).
+    /// Which child `x` follows from node `index`: missing values take the default direction,
+    /// otherwise `x < threshold` goes left (equal goes right). A leaf stays where it is.
     #[inline(always)]
     fn next(&self, index: usize, x: &[f32]) -> usize {
         let node = &self.nodes[index];
         let v = x[(node.split & FEATURE_MASK) as usize];
         // Non-short-circuit `|` and `&`: no branch on missingness, which measured 2x faster.
-        let go_left = (v.is_nan() & (node.split & DEFAULT_LEFT != 0)) | (v < node.value);
-        (if go_left { node.left } else { node.right }) as usize
+        let go_left = (v.is_nan() & (node.split & DEFAULT_LEFT != 0)) | (v < node.threshold);
+        if go_left {
+            index + 1
+        } else {
+            node.right as usize
+        }
     }
 
-    #[inline]
-    pub(super) fn leaf_value(&self, x: &[f32]) -> f32 {
-        let mut index = 0;
-        while self.nodes[index].left != 0 {
-            index = self.next(index, x);
-        }
-        self.nodes[index].value
+    /// One step of a lockstep walk (branch-free).
+    #[inline(always)]
+    fn step(&self, index: usize, x: &[f32]) -> usize {
+        // SAFETY: `index` is a node of this tree (walks start at the root and only move to
+        // children, which from_json checked), and every split feature is below num_features,
+        // which `walk` asserted x.len() covers.
+        let node = unsafe { self.nodes.get_unchecked(index) };
+        let v = unsafe { *x.get_unchecked((node.split & FEATURE_MASK) as usize) };
+        let go_left = (v.is_nan() & (node.split & DEFAULT_LEFT != 0)) | (v < node.threshold);
+        // A conditional move, not a branch: the direction is a coin flip to the predictor.
+        std::hint::select_unpredictable(go_left, index + 1, node.right as usize)
+    }
+
+    /// A step for the row starting at `offset` in a block of rows.
+    #[inline(always)]
+    fn step_in_block(&self, index: usize, rows: &[f32], offset: usize) -> usize {
+        // SAFETY: as in `step`; `walk_block` asserted that offset + num_features <= rows.len().
+        let node = unsafe { self.nodes.get_unchecked(index) };
+        let v = unsafe { *rows.get_unchecked(offset + (node.split & FEATURE_MASK) as usize) };
+        let go_left = (v.is_nan() & (node.split & DEFAULT_LEFT != 0)) | (v < node.threshold);
+        // A conditional move, not a branch: the direction is a coin flip to the predictor.
+        std::hint::select_unpredictable(go_left, index + 1, node.right as usize)
+    }
+
+    /// The leaf value of the node a walk ended on.
+    #[inline(always)]
+    fn leaf_at(&self, index: usize) -> f32 {
+        self.leaf[index]
     }
 
     /// The tree's expected output over the training distribution (SHAP's bias term).
@@ -162,11 +202,11 @@ impl Tree {
     }
 
     pub(super) fn is_leaf(&self, index: usize) -> bool {
-        self.nodes[index].left == 0
+        self.nodes[index].split & LEAF != 0
     }
 
     pub(super) fn value(&self, index: usize) -> f32 {
-        self.nodes[index].value
+        self.leaf[index]
     }
 
     pub(super) fn cover(&self, index: usize) -> f32 {
@@ -178,8 +218,7 @@ impl Tree {
     }
 
     pub(super) fn children(&self, index: usize) -> (usize, usize) {
-        let node = &self.nodes[index];
-        (node.left as usize, node.right as usize)
+        (index + 1, self.nodes[index].right as usize)
     }
 
     /// The child `x` follows (hot) and the other one (cold).
@@ -187,5 +226,49 @@ impl Tree {
         let hot = self.next(index, x);
         let (left, right) = self.children(index);
         (hot, if hot == left { right } else { left })
+    }
+}
+
+/// Trees walked in lockstep (a batch of independent walks in flight).
+pub(super) const LOCKSTEP: usize = 16;
+
+/// Adds the leaf values `x` reaches in `trees` (at most LOCKSTEP) to `margins`, by group, in
+/// tree order (XGBoost's summation order).
+#[inline]
+pub(super) fn walk(trees: &[Tree], groups: &[u32], x: &[f32], margins: &mut [f32]) {
+    debug_assert!(trees.len() <= LOCKSTEP && trees.len() == groups.len());
+    let mut index = [0usize; LOCKSTEP];
+    let mut steps = 0;
+    for tree in trees {
+        assert!(x.len() >= tree.num_features, "a row has every feature the trees split on");
+        steps = steps.max(tree.depth - 1);
+    }
+    for _ in 0..steps {
+        for (i, tree) in index.iter_mut().zip(trees) {
+            *i = tree.step(*i, x);
+        }
+    }
+    for ((i, tree), &group) in index.iter().zip(trees).zip(groups) {
+        margins[group as usize] += tree.leaf_at(*i);
+    }
+}
+
+/// Rows per block in batch scoring: a tree's nodes stay in L1 while the block walks it.
+pub(super) const BLOCK: usize = 64;
+
+/// Adds this tree's leaf values for each row of a block (`width` values per row, at most BLOCK
+/// rows) to `margins` (`groups` per row) at `group`.
+#[inline]
+pub(super) fn walk_block(tree: &Tree, group: usize, rows: &[f32], width: usize, margins: &mut [f32], groups: usize) {
+    let count = rows.len() / width;
+    assert!(count <= BLOCK && width >= tree.num_features && count * width == rows.len());
+    let mut index = [0usize; BLOCK];
+    for _ in 1..tree.depth {
+        for (r, i) in index[..count].iter_mut().enumerate() {
+            *i = tree.step_in_block(*i, rows, r * width);
+        }
+    }
+    for (r, i) in index[..count].iter().enumerate() {
+        margins[r * groups + group] += tree.leaf_at(*i);
     }
 }
