@@ -158,7 +158,9 @@ CREATE TABLE window_jobs (
     job          text PRIMARY KEY,
     -- The newest event time seen and when packets last arrived (wall clock): the watermark's inputs.
     newest_event timestamptz,
-    last_arrival timestamptz
+    last_arrival timestamptz,
+    -- Ticks run: a scheduler's read-ahead buffer is valid only if it ran every one of them.
+    ticks        bigint NOT NULL DEFAULT 0
 );
 INSERT INTO window_jobs (job) VALUES ('short'), ('long');
 

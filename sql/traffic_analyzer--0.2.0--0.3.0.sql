@@ -43,6 +43,8 @@ AS 'MODULE_PATHNAME', 'score_wrapper';
 
 ALTER TABLE detected_alerts ADD COLUMN explanation jsonb;
 
+ALTER TABLE window_jobs ADD COLUMN ticks bigint NOT NULL DEFAULT 0;
+
 CREATE TABLE alert_windows (
     alert_id       bigint NOT NULL REFERENCES detected_alerts (id) ON DELETE CASCADE,
     window_seconds integer NOT NULL,

@@ -12,6 +12,7 @@ use pgrx::{pg_sys, GucContext, GucFlags, GucRegistry, GucSetting, Inet, PgOid};
 use traffic_core::features::{compute_windows, window_start, WindowRow, FEATURES, FEATURE_VERSION};
 
 use crate::alerts::{raise_alerts, score_rows, Scored};
+use crate::read_ahead;
 use crate::scoring::Prediction;
 use crate::windows::{packets_between, timestamptz};
 
@@ -95,18 +96,29 @@ pub fn run_job(job: &str, sizes: &[u32]) -> Result<i64, pgrx::spi::Error> {
     }
     let ranges = consume_invalidations(job)?;
     let largest = sizes.iter().copied().max().unwrap_or(1);
-    let Some(watermark) = advance_watermark(job, &ranges, largest)? else { return Ok(0) };
+    let (watermark, tick) = advance_watermark(job, &ranges, largest)?;
+    let read_ahead = read_ahead::applies_to(job);
+    if read_ahead {
+        read_ahead::validate(tick, ranges.iter().map(|r| (r.lo, r.hi)));
+    }
+    let Some(watermark) = watermark else { return Ok(0) };
     let top_k = usize::try_from(TOP_K.get()).unwrap_or(0);
     let mut plans = Vec::new();
     for &seconds in sizes {
         plans.push(plan(seconds, &ranges, watermark)?);
     }
-    let written = materialize(&plans, largest, top_k)?;
+    let written = materialize(&plans, largest, top_k, read_ahead)?;
     for plan in &plans {
         Spi::run_with_args(
             "UPDATE window_progress SET materialized_until = $2 WHERE window_seconds = $1",
             &[window_seconds_arg(plan.seconds), timestamptz(plan.closed_until).into()],
         )?;
+    }
+    if read_ahead {
+        // The open window's packets so far, so that closing it reads only its last slice.
+        if let Some(open) = plans.iter().map(|p| p.closed_until).filter(|&c| c > 0).min() {
+            read_ahead::fill(tick, open, watermark)?;
+        }
     }
     Ok(written)
 }
@@ -144,32 +156,38 @@ fn consume_invalidations(job: &str) -> Result<Vec<Invalidation>, pgrx::spi::Erro
     })
 }
 
-/// Records the job's newest event time and last arrival, and returns its watermark (Unix µs):
-/// the newest event time minus the allowed lateness, or past every window (of at most `largest`
-/// seconds) when the network has been quiet for longer than the allowed lateness. `None`
-/// before the first packet.
-fn advance_watermark(job: &str, ranges: &[Invalidation], largest: u32) -> Result<Option<i64>, pgrx::spi::Error> {
+/// Records the job's newest event time and last arrival, counts the tick, and returns its
+/// watermark (Unix µs): the newest event time minus the allowed lateness, or past every window
+/// (of at most `largest` seconds) when the network has been quiet for longer than the allowed
+/// lateness (`None` before the first packet); and the tick's number.
+fn advance_watermark(job: &str, ranges: &[Invalidation], largest: u32) -> Result<(Option<i64>, i64), pgrx::spi::Error> {
     let newest = ranges.iter().map(|r| r.hi).max();
     let arrival = ranges.iter().map(|r| r.recorded_at).max();
     let sql = format!(
         "UPDATE window_jobs
-         SET newest_event = greatest(newest_event, $1), last_arrival = greatest(last_arrival, $2)
+         SET newest_event = greatest(newest_event, $1), last_arrival = greatest(last_arrival, $2),
+             ticks = ticks + 1
          WHERE job = $3
-         RETURNING {}, {}, {}",
+         RETURNING {}, {}, {}, ticks",
         micros_of("newest_event"),
         micros_of("last_arrival"),
         micros_of("clock_timestamp()")
     );
-    let (newest, arrival, now) = Spi::connect_mut(|client| {
+    let (newest, arrival, now, tick) = Spi::connect_mut(|client| {
         let row = client
             .update(&sql, Some(1), &[newest.map(timestamptz).into(), arrival.map(timestamptz).into(), job.into()])?
             .first();
-        Ok::<_, pgrx::spi::Error>((row.get::<i64>(1)?, row.get::<i64>(2)?, row.get::<i64>(3)?))
+        Ok::<_, pgrx::spi::Error>((
+            row.get::<i64>(1)?,
+            row.get::<i64>(2)?,
+            row.get::<i64>(3)?,
+            row.get::<i64>(4)?.unwrap_or(0),
+        ))
     })?;
-    let (Some(newest), Some(arrival), Some(now)) = (newest, arrival, now) else { return Ok(None) };
+    let (Some(newest), Some(arrival), Some(now)) = (newest, arrival, now) else { return Ok((None, tick)) };
     let lateness = i64::from(ALLOWED_LATENESS_SECS.get()) * MICROS;
     let largest = i64::from(largest) * MICROS;
-    Ok(Some(if now - arrival > lateness { newest + largest } else { newest - lateness }))
+    Ok((Some(if now - arrival > lateness { newest + largest } else { newest - lateness }), tick))
 }
 
 /// What one window size needs this tick: spans [lo, hi) of window starts to (re)compute.
@@ -223,7 +241,7 @@ fn merge(mut spans: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
 /// Replaces the rows of every planned span. Packets are read once for the job's window sizes,
 /// over the union of the spans cut at multiples of the largest window (every size divides it, and no
 /// span is cut elsewhere, so each piece holds whole windows of every size it touches).
-fn materialize(plans: &[Plan], largest: u32, top_k: usize) -> Result<i64, pgrx::spi::Error> {
+fn materialize(plans: &[Plan], largest: u32, top_k: usize, read_ahead: bool) -> Result<i64, pgrx::spi::Error> {
     for plan in plans {
         for &(lo, hi) in &plan.spans {
             Spi::run_with_args(
@@ -238,7 +256,7 @@ fn materialize(plans: &[Plan], largest: u32, top_k: usize) -> Result<i64, pgrx::
         let mut start = lo;
         while start < hi {
             let end = (window_start(start, largest) + i64::from(largest) * MICROS).min(hi);
-            let packets = packets_between(start, end)?;
+            let packets = if read_ahead { read_ahead::packets(start, end)? } else { packets_between(start, end)? };
             let mut rows = Vec::new();
             for plan in plans {
                 for &(span_lo, span_hi) in &plan.spans {

@@ -7,6 +7,7 @@ mod aggregate;
 mod alerts;
 mod features;
 mod jobs;
+mod read_ahead;
 mod rows;
 mod schema;
 mod scoring;

@@ -82,6 +82,7 @@ pub extern "C-unwind" fn traffic_analyzer_scheduler_main(arg: pg_sys::Datum) {
     let database = BackgroundWorker::get_extra().to_string();
     BackgroundWorker::connect_worker_to_spi(Some(&database), None);
     log!("traffic_analyzer scheduler ({job} windows) started for database {database}");
+    crate::read_ahead::enable();
 
     let mut failing = false;
     while BackgroundWorker::wait_latch(Some(tick_interval())) {
@@ -96,6 +97,7 @@ pub extern "C-unwind" fn traffic_analyzer_scheduler_main(arg: pg_sys::Datum) {
             }
             Ok(_) => {}
             Err(problem) => {
+                crate::read_ahead::clear();
                 // Logged once per failure streak, not once a second.
                 if !failing {
                     warning!(

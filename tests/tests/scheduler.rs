@@ -201,3 +201,54 @@ async fn scheduler_keeps_windows_equal_to_a_recomputation_through_a_crash_and_fa
     );
     assert_eq!(mismatches_with_recomputation(&client).await, 0, "still equal after the late packet");
 }
+
+/// The scheduler reads the open 5 s window ahead, tick by tick. A packet committed into the part
+/// it has already read (on time for the window, but after the read) must still be counted: the
+/// change record drops the read-ahead and the window is read again.
+#[tokio::test]
+async fn read_ahead_counts_packets_committed_after_it_read_their_range() {
+    let cluster = PrivateCluster::create(
+        "read_ahead",
+        &[
+            "traffic_analyzer.databases = 'ta_sched'",
+            "traffic_analyzer.tick = '100ms'",
+            "traffic_analyzer.allowed_lateness = '2s'",
+        ],
+    )
+    .expect("private cluster");
+    let server = cluster.connect("postgres").await.expect("connect");
+    server.batch_execute(&format!("CREATE DATABASE {DB}")).await.expect("create db");
+    cluster.connect(DB).await.expect("db").batch_execute("CREATE EXTENSION traffic_analyzer").await.expect("ext");
+    cluster.restart().expect("restart");
+    wait_scheduler(&cluster).await;
+    let client = cluster.connect(DB).await.expect("db");
+    let insert = |from_ms: i64, to_ms: i64, interface: &'static str| {
+        format!(
+            "INSERT INTO raw_packets (ts, interface, src_ip, dst_ip, protocol, length)
+             SELECT '2024-01-01 00:00:00+00'::timestamptz + i * interval '1 ms', '{interface}',
+                    '10.0.0.1', '10.0.0.2', 'UDP', 100
+             FROM generate_series({from_ms}, {to_ms}, 10) AS i"
+        )
+    };
+    // 0 .. 3 s of event time: the watermark (newest - 2 s) is at 1 s, so the scheduler reads
+    // [0 s, 1 s) of the open window [0 s, 5 s) ahead.
+    client.batch_execute(&insert(0, 2990, "first")).await.expect("first");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // A packet at 0.5 s, inside what was read ahead.
+    client.batch_execute(&insert(500, 500, "inside")).await.expect("inside");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    // 3 .. 9 s: the watermark passes 5 s and the window closes.
+    client.batch_execute(&insert(3000, 8990, "rest")).await.expect("rest");
+    wait_materialized(&cluster, Duration::from_secs(30)).await;
+    assert_eq!(
+        count(
+            &client,
+            "SELECT total_packets FROM aggregated_features
+             WHERE window_seconds = 5 AND scope = 'global' AND window_start = '2024-01-01 00:00:00+00'"
+        )
+        .await,
+        300 + 1 + 200,
+        "the packet committed into the read-ahead range is counted"
+    );
+    assert_eq!(mismatches_with_recomputation(&client).await, 0, "windows equal a recomputation");
+}

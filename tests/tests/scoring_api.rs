@@ -78,6 +78,19 @@ async fn models_predict_and_alerts_through_the_front() {
     assert!((body["probabilities"]["SYN_Flood"].as_f64().unwrap() - 0.9526).abs() < 1e-3, "{body}");
     let (_, body) = predict(&front, legacy_traffic("SYN,ACK")).await;
     assert_eq!(body["predicted_label"], "Normal");
+    // Another model activated by another session reaches the front's pooled sessions (each caches
+    // the parsed model) at their next statement, without a restart.
+    let scan = single_split_json(&names(), FEATURE_VERSION, "syn_without_ack_ratio", 0.5, "Port_Scan");
+    db.admin.execute("SELECT load_model('scan', $1)", &[&scan]).await.unwrap();
+    for _ in 0..4 {
+        let (_, body) = predict(&front, legacy_traffic("SYN")).await;
+        assert_eq!(body["predicted_label"], "Port_Scan", "every pooled session sees the new model");
+    }
+    db.admin.execute("SELECT load_model('syn', $1)", &[&syn_model(&names(), FEATURE_VERSION)]).await.unwrap();
+    assert_eq!(db.count("SELECT version::int8 FROM models WHERE active").await, 2, "syn, version 2");
+    let (_, body) = predict(&front, legacy_traffic("SYN")).await;
+    assert_eq!(body["predicted_label"], "SYN_Flood");
+
     let mut incomplete = legacy_traffic("SYN");
     incomplete.as_object_mut().unwrap().remove("packet_count");
     let (status, body) = predict(&front, incomplete).await;
