@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# Labelled captures made with real tools: hosts in network namespaces joined by a bridge (itself in
+# a namespace of its own, so nothing touches the host's network), a victim running real services
+# (nginx, sshd, vsftpd, dnsmasq), benign clients (curl, wrk, dig, iperf3) and one attack per capture
+# (nmap, masscan, hping3, slowhttptest, hydra, dnsperf). Every loop is bounded in count and time and
+# targets only the lab's addresses (10.77.0.0/24).
+#
+# Usage (root): scripts/make_captures.sh [OUT_DIR]      (default /var/cache/traffic_analyzer/captures)
+#   SCENARIOS="port_scan_syn syn_flood ..."  which ones (default: all; `benign` has no attack)
+#   SEEDS="1 2 3"                             variants per scenario (rates, ports, timing vary by seed)
+#
+# For each capture NAME.pcap (and the attack tool's output in NAME.attack.log), NAME.labels.json says when each attack ran, its class, attackers and
+# victims: {"capture", "scenario", "seed", "start", "end", "attacks": [{"class", "start", "end",
+# "attackers": [...], "victims": [...], "command"}]} (times: Unix seconds, wall clock = capture time).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT=${1:-/var/cache/traffic_analyzer/captures}
+ALL_SCENARIOS="benign port_scan_syn port_scan_connect port_scan_udp port_scan_version port_scan_masscan
+    syn_flood syn_flood_spoofed udp_flood icmp_flood brute_force_ssh brute_force_ftp slowloris slow_read dns_flood"
+SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
+SEEDS=${SEEDS:-1}
+TOOLS=(nmap hping3 masscan slowhttptest hydra iperf3 wrk dnsperf dnsmasq-base vsftpd openssh-server nginx-light
+       tcpdump dnsutils curl iputils-ping)
+
+LAB=ta-lab                      # namespace prefix
+NET=10.77.0
+VICTIM=$NET.10
+ATTACKER=$NET.66
+CLIENT1=$NET.21
+CLIENT2=$NET.22
+WARMUP=${WARMUP:-6}             # benign-only seconds before and after the attack
+ATTACK_SECS=${ATTACK_SECS:-20}  # upper bound of each attack
+
+[ "$(id -u)" = 0 ] || { echo "make_captures.sh: run as root (network namespaces)" >&2; exit 1; }
+# shellcheck source=common.sh
+. "$ROOT/scripts/common.sh"
+
+install_tools() {
+    local missing=()
+    for pkg in "${TOOLS[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return
+    # The packages' services must not start on the host: they run only inside the lab.
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    apt-get update -q
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+    rm -f /usr/sbin/policy-rc.d
+}
+
+in_ns() { local ns=$1; shift; ip netns exec "$LAB-$ns" "$@"; }
+
+teardown() {
+    for ns in net victim attacker client1 client2; do
+        if ip netns list | grep -qw "$LAB-$ns"; then
+            for pid in $(ip netns pids "$LAB-$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+            ip netns del "$LAB-$ns" 2>/dev/null || true
+        fi
+    done
+}
+
+setup_lab() {
+    teardown
+    ip netns add "$LAB-net"
+    in_ns net ip link add br0 type bridge
+    in_ns net ip link set br0 up
+    in_ns net ip link set lo up
+    local host address
+    for host in victim:$VICTIM attacker:$ATTACKER client1:$CLIENT1 client2:$CLIENT2; do
+        address=${host#*:}
+        host=${host%%:*}
+        ip netns add "$LAB-$host"
+        ip link add "v-$host" type veth peer name eth0 netns "$LAB-$host"
+        ip link set "v-$host" netns "$LAB-net"
+        in_ns net ip link set "v-$host" master br0 up
+        in_ns "$host" ip addr add "$address/24" dev eth0
+        in_ns "$host" ip link set eth0 up
+        in_ns "$host" ip link set lo up
+    done
+}
+
+# Real services on the victim, configured in a scratch directory.
+start_services() {
+    local dir=$1
+    mkdir -p "$dir/www/docs" "$dir/nginx" /run/sshd /var/run/vsftpd/empty
+    for i in $(seq 1 20); do head -c $((i * 997)) /dev/urandom | base64 > "$dir/www/docs/page$i.html"; done
+    echo '<html><body>lab</body></html>' > "$dir/www/index.html"
+    cat > "$dir/nginx.conf" <<EOF
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/nginx-error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $dir/nginx; proxy_temp_path $dir/nginx; fastcgi_temp_path $dir/nginx;
+    uwsgi_temp_path $dir/nginx; scgi_temp_path $dir/nginx;
+    server { listen $VICTIM:80; root $dir/www; keepalive_timeout 30; }
+}
+EOF
+    in_ns victim nginx -c "$dir/nginx.conf" -p "$dir"
+    ssh-keygen -q -t ed25519 -N '' -f "$dir/ssh_host_key" <<< y > /dev/null
+    cat > "$dir/sshd_config" <<EOF
+ListenAddress $VICTIM
+HostKey $dir/ssh_host_key
+PidFile $dir/sshd.pid
+PasswordAuthentication yes
+MaxStartups 200:30:400
+MaxAuthTries 6
+UsePAM no
+EOF
+    in_ns victim /usr/sbin/sshd -f "$dir/sshd_config"
+    cat > "$dir/vsftpd.conf" <<EOF
+listen=YES
+listen_address=$VICTIM
+anonymous_enable=NO
+local_enable=YES
+max_clients=200
+max_per_ip=200
+secure_chroot_dir=/var/run/vsftpd/empty
+pam_service_name=vsftpd
+EOF
+    in_ns victim sh -c "vsftpd '$dir/vsftpd.conf' > '$dir/vsftpd.log' 2>&1 &"
+    in_ns victim dnsmasq --listen-address="$VICTIM" --bind-interfaces --no-resolv --no-hosts \
+        --local=/lab.test/ --address="/www.lab.test/$VICTIM" --address="/mail.lab.test/$VICTIM" \
+        --pid-file="$dir/dnsmasq.pid" --cache-size=0
+    in_ns victim sh -c "iperf3 -s -B $VICTIM -D --logfile '$dir/iperf3.log'"
+    sleep 1
+}
+
+# Benign traffic for `secs` seconds from the two clients: page loads, keep-alive load at a modest
+# rate, name lookups (some of missing names), a bulk transfer. Runs in the background.
+start_benign() {
+    local secs=$1 seed=$2
+    in_ns client1 bash -c "end=\$((SECONDS + $secs)); n=0
+        while [ \$SECONDS -lt \$end ] && [ \$n -lt 100000 ]; do
+            curl -s -o /dev/null --max-time 2 http://$VICTIM/docs/page\$((n % 20 + 1)).html || true
+            [ \$((n % 7)) = 0 ] && curl -s -o /dev/null --max-time 2 http://$VICTIM/missing\$n || true
+            n=\$((n + 1)); sleep 0.\$((RANDOM % 4 + 1))
+        done" > /dev/null 2>&1 &
+    in_ns client2 bash -c "end=\$((SECONDS + $secs)); n=0
+        while [ \$SECONDS -lt \$end ] && [ \$n -lt 100000 ]; do
+            dig +short +time=1 +tries=1 @$VICTIM www.lab.test > /dev/null || true
+            [ \$((n % 5)) = 0 ] && { dig +short +time=1 +tries=1 @$VICTIM host\$n.lab.test > /dev/null || true; }
+            n=\$((n + 1)); sleep 0.\$((RANDOM % 5 + 2))
+        done" > /dev/null 2>&1 &
+    # wrk, paced by its Lua delay hook: 2-4 keep-alive connections, ~20 requests/s each.
+    echo 'function delay() return 40 + math.random(20) end' > "$BENIGN_DIR/pace.lua"
+    in_ns client2 timeout "$secs" wrk -t1 -c$((2 + seed % 3)) -d"${secs}s" -s "$BENIGN_DIR/pace.lua" \
+        "http://$VICTIM/docs/page3.html" > /dev/null 2>&1 &
+    in_ns client1 bash -c "sleep $((secs / 3)); timeout 8 iperf3 -c $VICTIM -t 3 -b $((20 + seed * 10))M > /dev/null 2>&1" &
+}
+
+# The attack of a scenario (bounded): prints "CLASS ATTACKERS" on its first line after running.
+run_attack() {
+    local scenario=$1 seed=$2 dir=$3
+    local rate=$((1000 * (seed % 3 + 1)))
+    local T=$ATTACK_SECS
+    case $scenario in
+        port_scan_syn)
+            in_ns attacker timeout "$T" nmap -sS -n -Pn -T$((3 + seed % 3)) -p 1-$((2000 * seed)) --max-retries 1 "$VICTIM"
+            echo "Port_Scan $ATTACKER" ;;
+        port_scan_connect)
+            in_ns attacker timeout "$T" nmap -sT -n -Pn -T4 --top-ports $((500 * seed)) --max-retries 1 "$VICTIM"
+            echo "Port_Scan $ATTACKER" ;;
+        port_scan_udp)
+            in_ns attacker timeout "$T" nmap -sU -n -Pn -T4 --top-ports $((100 * seed)) --max-retries 1 \
+                --min-rate 300 "$VICTIM"
+            echo "Port_Scan $ATTACKER" ;;
+        port_scan_version)
+            in_ns attacker timeout "$T" nmap -sV -n -Pn -T4 --top-ports $((200 * seed)) "$VICTIM"
+            echo "Port_Scan $ATTACKER" ;;
+        port_scan_masscan)
+            local mac
+            mac=$(in_ns victim cat /sys/class/net/eth0/address)
+            in_ns attacker timeout "$T" masscan "$VICTIM" -p1-$((10000 * seed)) --rate "$rate" \
+                --router-mac "$mac" --wait 2 --seed "$seed"
+            echo "Port_Scan $ATTACKER" ;;
+        syn_flood)
+            in_ns attacker timeout "$T" hping3 -S -p 80 -i u$((400 / seed)) -c $((T * 2500 * seed)) "$VICTIM"
+            echo "SYN_Flood $ATTACKER" ;;
+        syn_flood_spoofed)
+            # Random source addresses: the attacker is not named, only the victim.
+            in_ns attacker timeout "$T" hping3 -S -p $((seed % 2 == 1 ? 80 : 22)) --rand-source \
+                -i u$((400 / seed)) -c $((T * 2500 * seed)) "$VICTIM"
+            echo "SYN_Flood -" ;;
+        udp_flood)
+            in_ns attacker timeout "$T" hping3 --udp -p $((1000 + seed * 111)) -d $((64 * seed)) \
+                -i u$((400 / seed)) -c $((T * 2500 * seed)) "$VICTIM"
+            echo "UDP_Flood $ATTACKER" ;;
+        icmp_flood)
+            in_ns attacker timeout "$T" hping3 --icmp -d $((56 * seed)) -i u$((400 / seed)) \
+                -c $((T * 2500 * seed)) "$VICTIM"
+            echo "ICMP_Flood $ATTACKER" ;;
+        brute_force_ssh)
+            shuf -n 400 --random-source=<(yes "$seed") "$dir/words" > "$dir/passwords"
+            in_ns attacker timeout "$T" hydra -l root -P "$dir/passwords" -t $((2 * seed + 2)) -w 3 -I \
+                "ssh://$VICTIM" || true
+            echo "Brute_Force $ATTACKER" ;;
+        brute_force_ftp)
+            shuf -n 400 --random-source=<(yes "$seed") "$dir/words" > "$dir/passwords"
+            in_ns attacker timeout "$T" hydra -l admin -P "$dir/passwords" -t $((4 * seed)) -w 3 -I \
+                "ftp://$VICTIM" || true
+            echo "Brute_Force $ATTACKER" ;;
+        slowloris)
+            in_ns attacker timeout $((T + 5)) slowhttptest -H -c $((150 * seed)) -r $((50 * seed)) -i 10 \
+                -t GET -u "http://$VICTIM/" -l "$T" -p 3 > /dev/null
+            echo "Slow_DoS $ATTACKER" ;;
+        slow_read)
+            in_ns attacker timeout $((T + 5)) slowhttptest -X -c $((150 * seed)) -r $((50 * seed)) -w 10 -y 20 \
+                -n 5 -z 32 -k 3 -u "http://$VICTIM/docs/page20.html" -l "$T" -p 3 > /dev/null
+            echo "Slow_DoS $ATTACKER" ;;
+        dns_flood)
+            for i in $(seq 1 2000); do echo "h$i-$seed.lab.test A"; done > "$dir/queries"
+            echo "www.lab.test A" >> "$dir/queries"
+            in_ns attacker timeout $((T + 2)) dnsperf -s "$VICTIM" -d "$dir/queries" -l "$T" \
+                -Q $((rate * 2)) -c 20 > /dev/null
+            echo "DNS_Flood $ATTACKER" ;;
+        benign)
+            sleep "$T"
+            echo "Normal -" ;;
+        *) echo "unknown scenario $scenario" >&2; return 1 ;;
+    esac
+}
+
+capture() {
+    local scenario=$1 seed=$2
+    local name="$scenario-$seed"
+    local dir
+    dir=$(mktemp -d "/tmp/ta-lab-$name.XXXXXX")
+    chmod 755 "$dir"
+    # A word list for the brute-force tools (deterministic per run).
+    for i in $(seq 1 5000); do echo "pass$i"; done > "$dir/words"
+    step "$name"
+    setup_lab
+    start_services "$dir"
+    BENIGN_DIR=$dir
+    in_ns net tcpdump -i br0 -s 512 -U -w "$OUT/$name.pcap" > "$dir/tcpdump.log" 2>&1 &
+    sleep 1
+    local total=$((WARMUP * 2 + ATTACK_SECS + 8))
+    start_benign "$total" "$seed"
+    local start end attack_start attack_end result
+    start=$(date +%s.%N)
+    sleep "$WARMUP"
+    attack_start=$(date +%s.%N)
+    # The tools end by their own count or by `timeout` (exit 124): both are fine.
+    result=$(run_attack "$scenario" "$seed" "$dir" 2> "$dir/attack.log" | tail -n 1) || true
+    attack_end=$(date +%s.%N)
+    sleep "$WARMUP"
+    end=$(date +%s.%N)
+    sleep 1
+    teardown
+    wait 2> /dev/null || true
+    local class=${result%% *} attackers=${result#* }
+    if [ -z "$class" ]; then
+        echo "$name: the attack did not run: $(tail -n 3 "$dir/attack.log")" >&2
+        return 1
+    fi
+    local attackers_json="[]"
+    [ "$attackers" != "-" ] && attackers_json="[\"$attackers\"]"
+    local attacks="[]"
+    if [ "$class" != "Normal" ]; then
+        attacks="[{\"class\": \"$class\", \"start\": $attack_start, \"end\": $attack_end, \"attackers\": $attackers_json, \"victims\": [\"$VICTIM\"], \"command\": \"$scenario\"}]"
+    fi
+    cat > "$OUT/$name.labels.json" <<EOF
+{"capture": "$name.pcap", "scenario": "$scenario", "seed": $seed, "start": $start, "end": $end,
+ "network": "$NET.0/24", "benign_hosts": ["$CLIENT1", "$CLIENT2"], "attacks": $attacks}
+EOF
+    printf '%s: %s packets, %s from %s\n' "$name" "$(tcpdump -nn -r "$OUT/$name.pcap" 2>/dev/null | wc -l)" "$class" "$attackers"
+    # The tools' own output, for provenance.
+    cp "$dir/attack.log" "$OUT/$name.attack.log"
+    rm -rf "$dir"
+}
+
+install_tools
+mkdir -p "$OUT"
+trap teardown EXIT
+for scenario in $SCENARIOS; do
+    for seed in $SEEDS; do
+        capture "$scenario" "$seed"
+    done
+done
