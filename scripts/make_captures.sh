@@ -53,6 +53,11 @@ install_tools() {
 in_ns() { local ns=$1; shift; ip netns exec "$LAB-$ns" "$@"; }
 
 teardown() {
+    # The capture first, gently, so it flushes its last packets.
+    if ip netns list | grep -qw "$LAB-net"; then
+        for pid in $(ip netns pids "$LAB-net" 2>/dev/null); do kill -TERM "$pid" 2>/dev/null || true; done
+        for _ in $(seq 1 20); do [ -z "$(ip netns pids "$LAB-net" 2>/dev/null)" ] && break; sleep 0.1; done
+    fi
     for ns in net victim attacker client1 client2; do
         if ip netns list | grep -qw "$LAB-$ns"; then
             for pid in $(ip netns pids "$LAB-$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
@@ -152,7 +157,8 @@ start_benign() {
     in_ns client1 bash -c "sleep $((secs / 3)); timeout 8 iperf3 -c $VICTIM -t 3 -b $((20 + seed * 10))M > /dev/null 2>&1" &
 }
 
-# The attack of a scenario (bounded): prints "CLASS ATTACKERS" on its first line after running.
+# The attack of a scenario (bounded), run in the scratch directory (hydra writes a restore file):
+# the tools' output, then "LABEL: CLASS ATTACKER" ("-" for spoofed or no attacker).
 run_attack() {
     local scenario=$1 seed=$2 dir=$3
     local rate=$((1000 * (seed % 3 + 1)))
@@ -160,66 +166,66 @@ run_attack() {
     case $scenario in
         port_scan_syn)
             in_ns attacker timeout "$T" nmap -sS -n -Pn -T$((3 + seed % 3)) -p 1-$((2000 * seed)) --max-retries 1 "$VICTIM"
-            echo "Port_Scan $ATTACKER" ;;
+            echo "LABEL: Port_Scan $ATTACKER" ;;
         port_scan_connect)
             in_ns attacker timeout "$T" nmap -sT -n -Pn -T4 --top-ports $((500 * seed)) --max-retries 1 "$VICTIM"
-            echo "Port_Scan $ATTACKER" ;;
+            echo "LABEL: Port_Scan $ATTACKER" ;;
         port_scan_udp)
             in_ns attacker timeout "$T" nmap -sU -n -Pn -T4 --top-ports $((100 * seed)) --max-retries 1 \
                 --min-rate 300 "$VICTIM"
-            echo "Port_Scan $ATTACKER" ;;
+            echo "LABEL: Port_Scan $ATTACKER" ;;
         port_scan_version)
             in_ns attacker timeout "$T" nmap -sV -n -Pn -T4 --top-ports $((200 * seed)) "$VICTIM"
-            echo "Port_Scan $ATTACKER" ;;
+            echo "LABEL: Port_Scan $ATTACKER" ;;
         port_scan_masscan)
             local mac
             mac=$(in_ns victim cat /sys/class/net/eth0/address)
             in_ns attacker timeout "$T" masscan "$VICTIM" -p1-$((10000 * seed)) --rate "$rate" \
-                --router-mac "$mac" --wait 2 --seed "$seed"
-            echo "Port_Scan $ATTACKER" ;;
+                --interface eth0 --adapter-ip "$ATTACKER" --router-mac "$mac" --wait 2 --seed "$seed"
+            echo "LABEL: Port_Scan $ATTACKER" ;;
         syn_flood)
             in_ns attacker timeout "$T" hping3 -S -p 80 -i u$((400 / seed)) -c $((T * 2500 * seed)) "$VICTIM"
-            echo "SYN_Flood $ATTACKER" ;;
+            echo "LABEL: SYN_Flood $ATTACKER" ;;
         syn_flood_spoofed)
             # Random source addresses: the attacker is not named, only the victim.
             in_ns attacker timeout "$T" hping3 -S -p $((seed % 2 == 1 ? 80 : 22)) --rand-source \
                 -i u$((400 / seed)) -c $((T * 2500 * seed)) "$VICTIM"
-            echo "SYN_Flood -" ;;
+            echo "LABEL: SYN_Flood -" ;;
         udp_flood)
             in_ns attacker timeout "$T" hping3 --udp -p $((1000 + seed * 111)) -d $((64 * seed)) \
                 -i u$((400 / seed)) -c $((T * 2500 * seed)) "$VICTIM"
-            echo "UDP_Flood $ATTACKER" ;;
+            echo "LABEL: UDP_Flood $ATTACKER" ;;
         icmp_flood)
             in_ns attacker timeout "$T" hping3 --icmp -d $((56 * seed)) -i u$((400 / seed)) \
                 -c $((T * 2500 * seed)) "$VICTIM"
-            echo "ICMP_Flood $ATTACKER" ;;
+            echo "LABEL: ICMP_Flood $ATTACKER" ;;
         brute_force_ssh)
-            shuf -n 400 --random-source=<(yes "$seed") "$dir/words" > "$dir/passwords"
+            shuf -n 3000 --random-source=<(yes "$seed") "$dir/words" > "$dir/passwords"
             in_ns attacker timeout "$T" hydra -l root -P "$dir/passwords" -t $((2 * seed + 2)) -w 3 -I \
                 "ssh://$VICTIM" || true
-            echo "Brute_Force $ATTACKER" ;;
+            echo "LABEL: Brute_Force $ATTACKER" ;;
         brute_force_ftp)
-            shuf -n 400 --random-source=<(yes "$seed") "$dir/words" > "$dir/passwords"
+            shuf -n 3000 --random-source=<(yes "$seed") "$dir/words" > "$dir/passwords"
             in_ns attacker timeout "$T" hydra -l admin -P "$dir/passwords" -t $((4 * seed)) -w 3 -I \
                 "ftp://$VICTIM" || true
-            echo "Brute_Force $ATTACKER" ;;
+            echo "LABEL: Brute_Force $ATTACKER" ;;
         slowloris)
             in_ns attacker timeout $((T + 5)) slowhttptest -H -c $((150 * seed)) -r $((50 * seed)) -i 10 \
                 -t GET -u "http://$VICTIM/" -l "$T" -p 3 > /dev/null
-            echo "Slow_DoS $ATTACKER" ;;
+            echo "LABEL: Slow_DoS $ATTACKER" ;;
         slow_read)
             in_ns attacker timeout $((T + 5)) slowhttptest -X -c $((150 * seed)) -r $((50 * seed)) -w 10 -y 20 \
                 -n 5 -z 32 -k 3 -u "http://$VICTIM/docs/page20.html" -l "$T" -p 3 > /dev/null
-            echo "Slow_DoS $ATTACKER" ;;
+            echo "LABEL: Slow_DoS $ATTACKER" ;;
         dns_flood)
             for i in $(seq 1 2000); do echo "h$i-$seed.lab.test A"; done > "$dir/queries"
             echo "www.lab.test A" >> "$dir/queries"
             in_ns attacker timeout $((T + 2)) dnsperf -s "$VICTIM" -d "$dir/queries" -l "$T" \
                 -Q $((rate * 2)) -c 20 > /dev/null
-            echo "DNS_Flood $ATTACKER" ;;
+            echo "LABEL: DNS_Flood $ATTACKER" ;;
         benign)
             sleep "$T"
-            echo "Normal -" ;;
+            echo "LABEL: Normal -" ;;
         *) echo "unknown scenario $scenario" >&2; return 1 ;;
     esac
 }
@@ -245,7 +251,9 @@ capture() {
     sleep "$WARMUP"
     attack_start=$(date +%s.%N)
     # The tools end by their own count or by `timeout` (exit 124): both are fine.
-    result=$(run_attack "$scenario" "$seed" "$dir" 2> "$dir/attack.log" | tail -n 1) || true
+    (cd "$dir" && run_attack "$scenario" "$seed" "$dir") > "$dir/attack.log" 2>&1 || true
+    # (masscan's progress ends in \r, not \n: the label may not start a line.)
+    result=$(grep -ao 'LABEL: [A-Za-z_]* [0-9.-]*' "$dir/attack.log" | tail -n 1 | sed 's/^LABEL: //')
     attack_end=$(date +%s.%N)
     sleep "$WARMUP"
     end=$(date +%s.%N)
@@ -273,11 +281,21 @@ EOF
     rm -rf "$dir"
 }
 
-install_tools
-mkdir -p "$OUT"
-trap teardown EXIT
-for scenario in $SCENARIOS; do
-    for seed in $SEEDS; do
-        capture "$scenario" "$seed"
+main() {
+    # One lab at a time: the namespaces and addresses are fixed.
+    exec 9> /run/ta-lab.lock
+    flock -n 9 || { echo "make_captures.sh: another run is using the lab" >&2; exit 1; }
+    install_tools
+    mkdir -p "$OUT"
+    trap teardown EXIT
+    for scenario in $SCENARIOS; do
+        for seed in $SEEDS; do
+            capture "$scenario" "$seed"
+        done
     done
-done
+}
+
+# Everything runs from functions bash has read in full: the background jobs cannot move its
+# position in this file.
+main "$@"
+exit

@@ -1,0 +1,119 @@
+//! Captures to labelled window rows, through the production code path: the sensor's parser, then
+//! the core's window features per scope (what the extension computes in the database).
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use sensor::parse::{parse_frame, ParseStats};
+use sensor::source::FileReplay;
+use traffic_core::features::{compute_windows, WindowRow, FEATURES};
+use traffic_core::Packet;
+
+use crate::labels::CaptureLabels;
+
+/// One row of training data.
+pub struct LabelledRow {
+    pub capture: String,
+    pub scenario: String,
+    pub row: WindowRow,
+    pub label: String,
+}
+
+/// Every packet of the files, parsed as the sensor parses them, in capture-time order.
+pub fn read_packets(paths: &[PathBuf]) -> anyhow::Result<Vec<Packet>> {
+    let mut replay = FileReplay::open(paths);
+    let mut stats = ParseStats::default();
+    let mut packets = Vec::new();
+    replay.for_each(|s| {
+        packets.push(parse_frame(s.link, &s.frame.data, s.frame.wire_len, s.frame.timestamp, s.interface, &mut stats));
+    });
+    if let Some(e) = replay.errors.first() {
+        bail!("{}: {}", e.path.display(), e.message);
+    }
+    packets.sort_by(|a, b| a.timestamp.total_cmp(&b.timestamp));
+    Ok(packets)
+}
+
+/// Real benign traffic laid under a capture: `background` shifted to start with the capture and
+/// cut to its span.
+pub fn shifted_background(background: &[Packet], start: f64, end: f64) -> Vec<Packet> {
+    let Some(first) = background.first() else { return Vec::new() };
+    let shift = start - first.timestamp;
+    background
+        .iter()
+        .map(|p| Packet { timestamp: p.timestamp + shift, ..p.clone() })
+        .take_while(|p| p.timestamp < end)
+        .collect()
+}
+
+/// The labelled rows of one capture (with background traffic merged in) for the window sizes.
+pub fn capture_rows(
+    capture: &Path,
+    labels: &CaptureLabels,
+    background: &[Packet],
+    window_sizes: &[u32],
+    top_k: usize,
+) -> anyhow::Result<Vec<LabelledRow>> {
+    let mut packets = read_packets(&[capture.to_path_buf()])?;
+    let background = shifted_background(background, labels.start, labels.end);
+    // The background's hosts are benign, whatever the attack's sources.
+    let mut labels = labels.clone();
+    let known: HashSet<IpAddr> = labels.benign_hosts.iter().copied().collect();
+    let extra: HashSet<IpAddr> = background.iter().filter_map(|p| p.src_ip).filter(|ip| !known.contains(ip)).collect();
+    labels.benign_hosts.extend(extra);
+    packets.extend(background);
+    packets.sort_by(|a, b| a.timestamp.total_cmp(&b.timestamp));
+
+    let mut rows = Vec::new();
+    for &seconds in window_sizes {
+        for row in compute_windows(&packets, seconds, top_k) {
+            let label = labels.label(&row).to_string();
+            rows.push(LabelledRow { capture: labels.capture.clone(), scenario: labels.scenario.clone(), row, label });
+        }
+    }
+    Ok(rows)
+}
+
+/// Rows as CSV: capture, scenario, window_seconds, window_start (Unix s), scope, host, label,
+/// then every feature in feature_names() order.
+pub fn write_csv(rows: &[LabelledRow], out: &mut impl Write) -> anyhow::Result<()> {
+    let names: Vec<&str> = FEATURES.iter().map(|f| f.name).collect();
+    writeln!(out, "capture,scenario,window_seconds,window_start,scope,host,label,{}", names.join(","))?;
+    for r in rows {
+        write!(
+            out,
+            "{},{},{},{},{},{},{}",
+            r.capture,
+            r.scenario,
+            r.row.window_seconds,
+            r.row.start_micros as f64 / 1e6,
+            r.row.scope.name(),
+            r.row.scope.host().map(|h| h.to_string()).unwrap_or_default(),
+            r.label
+        )?;
+        for v in &r.row.features.values {
+            write!(out, ",{v}")?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
+/// Captures in a directory: every NAME.pcap with its NAME.labels.json, in name order.
+pub fn labelled_captures(dir: &Path) -> anyhow::Result<Vec<(PathBuf, CaptureLabels)>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "pcap") {
+            let labels_path = path.with_extension("labels.json");
+            if labels_path.exists() {
+                found.push((path, CaptureLabels::read(&labels_path)?));
+            }
+        }
+    }
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found)
+}
