@@ -16,8 +16,11 @@ ORACLE_PACKAGES=(xgboost-cpu==3.2.0 numpy==2.4.6)
 ensure_oracle_venv() {
     if "$ORACLE_VENV/bin/python" -c 'import xgboost, numpy; assert xgboost.__version__ == "3.2.0"' 2>/dev/null; then
         echo "XGBoost oracle venv present ($ORACLE_VENV)"
-        return
+    else
+        python3 -m venv "$ORACLE_VENV"
+        "$ORACLE_VENV/bin/pip" install -q "${ORACLE_PACKAGES[@]}"
     fi
-    python3 -m venv "$ORACLE_VENV"
-    "$ORACLE_VENV/bin/pip" install -q "${ORACLE_PACKAGES[@]}"
+    # The wheel's libxgboost, which the trainer (the xgb crate) links against: no download.
+    XGBOOST_LIB_DIR=$("$ORACLE_VENV/bin/python" -c 'import os, xgboost; print(os.path.join(os.path.dirname(xgboost.__file__), "lib"))')
+    export XGBOOST_LIB_DIR
 }

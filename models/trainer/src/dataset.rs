@@ -18,6 +18,7 @@ use crate::labels::CaptureLabels;
 pub struct LabelledRow {
     pub capture: String,
     pub scenario: String,
+    pub seed: u32,
     pub row: WindowRow,
     pub label: String,
 }
@@ -71,7 +72,13 @@ pub fn capture_rows(
     for &seconds in window_sizes {
         for row in compute_windows(&packets, seconds, top_k) {
             let label = labels.label(&row).to_string();
-            rows.push(LabelledRow { capture: labels.capture.clone(), scenario: labels.scenario.clone(), row, label });
+            rows.push(LabelledRow {
+                capture: labels.capture.clone(),
+                scenario: labels.scenario.clone(),
+                seed: labels.seed,
+                row,
+                label,
+            });
         }
     }
     Ok(rows)

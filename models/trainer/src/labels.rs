@@ -17,6 +17,7 @@ use traffic_core::features::{Scope, WindowRow};
 pub struct CaptureLabels {
     pub capture: String,
     pub scenario: String,
+    pub seed: u32,
     pub start: f64,
     pub end: f64,
     #[serde(default)]
