@@ -72,6 +72,7 @@ setup_lab() {
     in_ns net ip link add br0 type bridge
     in_ns net ip link set br0 up
     in_ns net ip link set lo up
+    in_ns net sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
     local host address
     for host in victim:$VICTIM attacker:$ATTACKER client1:$CLIENT1 client2:$CLIENT2; do
         address=${host#*:}
@@ -80,6 +81,9 @@ setup_lab() {
         ip link add "v-$host" type veth peer name eth0 netns "$LAB-$host"
         ip link set "v-$host" netns "$LAB-net"
         in_ns net ip link set "v-$host" master br0 up
+        # IPv4 only: link-local IPv6 chatter (router solicitations, MLD) from the lab's own hosts
+        # would show up as extra "hosts" with unlabelled traffic.
+        in_ns "$host" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
         in_ns "$host" ip addr add "$address/24" dev eth0
         in_ns "$host" ip link set eth0 up
         in_ns "$host" ip link set lo up

@@ -16,6 +16,8 @@ pub struct Evaluation {
     pub false_alerts: usize,
     pub benign_hours: f64,
     pub threshold: f64,
+    /// Misclassified rows: (capture, window_seconds, window start in s, scope, host, truth, predicted, confidence).
+    pub errors: Vec<(String, u32, f64, &'static str, String, String, String, f32)>,
 }
 
 pub fn evaluate(model: &Model, rows: &[&LabelledRow], threshold: f64) -> anyhow::Result<Evaluation> {
@@ -23,12 +25,25 @@ pub fn evaluate(model: &Model, rows: &[&LabelledRow], threshold: f64) -> anyhow:
     let mut confusion = vec![vec![0usize; n]; n];
     let mut false_alerts = 0;
     let mut benign_windows = 0;
+    let mut errors = Vec::new();
     for r in rows {
         let x: Vec<f32> = r.row.features.values.iter().map(|v| *v as f32).collect();
         let p = model.probabilities(&x)?;
         let predicted = Model::predict_class(&p);
         let truth = CLASSES.iter().position(|c| *c == r.label).unwrap_or(0);
         confusion[truth][predicted] += 1;
+        if truth != predicted {
+            errors.push((
+                r.capture.clone(),
+                r.row.window_seconds,
+                r.row.start_micros as f64 / 1e6,
+                r.row.scope.name(),
+                r.row.scope.host().map(|h| h.to_string()).unwrap_or_default(),
+                r.label.clone(),
+                CLASSES[predicted].to_string(),
+                p[predicted],
+            ));
+        }
         if r.row.window_seconds == 5 && truth == 0 {
             if r.row.scope == traffic_core::features::Scope::Global {
                 benign_windows += 1;
@@ -38,7 +53,7 @@ pub fn evaluate(model: &Model, rows: &[&LabelledRow], threshold: f64) -> anyhow:
             }
         }
     }
-    Ok(Evaluation { confusion, false_alerts, benign_hours: benign_windows as f64 * 5.0 / 3600.0, threshold })
+    Ok(Evaluation { confusion, false_alerts, benign_hours: benign_windows as f64 * 5.0 / 3600.0, threshold, errors })
 }
 
 impl Evaluation {

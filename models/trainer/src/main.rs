@@ -62,6 +62,9 @@ enum Command {
         model: PathBuf,
         #[arg(long, default_value = "models/MODEL_CARD.md")]
         card: PathBuf,
+        /// Also write the misclassified test rows here (CSV), to see what the model gets wrong.
+        #[arg(long)]
+        errors: Option<PathBuf>,
     },
 }
 
@@ -124,6 +127,7 @@ fn main() -> anyhow::Result<()> {
             eta,
             model,
             card,
+            errors,
         } => {
             let rows = all_rows(&captures, benign, &windows, top_k)?;
             let test: Vec<&dataset::LabelledRow> = rows.iter().filter(|r| r.seed == test_seed).collect();
@@ -149,6 +153,14 @@ fn main() -> anyhow::Result<()> {
                 evaluation: &evaluation,
             });
             std::fs::write(&card, text)?;
+            if let Some(path) = errors {
+                let mut csv =
+                    String::from("capture,window_seconds,window_start,scope,host,label,predicted,confidence\n");
+                for e in &evaluation.errors {
+                    csv.push_str(&format!("{},{},{},{},{},{},{},{}\n", e.0, e.1, e.2, e.3, e.4, e.5, e.6, e.7));
+                }
+                std::fs::write(path, csv)?;
+            }
             println!("{}", evaluation.markdown());
             println!("model: {} ({} trees), card: {}", model.display(), parsed.num_trees(), card.display());
             Ok(())
