@@ -16,8 +16,20 @@ pub struct Evaluation {
     pub false_alerts: usize,
     pub benign_hours: f64,
     pub threshold: f64,
-    /// Misclassified rows: (capture, window_seconds, window start in s, scope, host, truth, predicted, confidence).
-    pub errors: Vec<(String, u32, f64, &'static str, String, String, String, f32)>,
+    pub errors: Vec<Misclassified>,
+}
+
+/// A held-back row the model got wrong.
+pub struct Misclassified {
+    pub capture: String,
+    pub window_seconds: u32,
+    /// Unix seconds.
+    pub window_start: f64,
+    pub scope: &'static str,
+    pub host: String,
+    pub truth: String,
+    pub predicted: String,
+    pub confidence: f32,
 }
 
 pub fn evaluate(model: &Model, rows: &[&LabelledRow], threshold: f64) -> anyhow::Result<Evaluation> {
@@ -33,16 +45,16 @@ pub fn evaluate(model: &Model, rows: &[&LabelledRow], threshold: f64) -> anyhow:
         let truth = CLASSES.iter().position(|c| *c == r.label).unwrap_or(0);
         confusion[truth][predicted] += 1;
         if truth != predicted {
-            errors.push((
-                r.capture.clone(),
-                r.row.window_seconds,
-                r.row.start_micros as f64 / 1e6,
-                r.row.scope.name(),
-                r.row.scope.host().map(|h| h.to_string()).unwrap_or_default(),
-                r.label.clone(),
-                CLASSES[predicted].to_string(),
-                p[predicted],
-            ));
+            errors.push(Misclassified {
+                capture: r.capture.clone(),
+                window_seconds: r.row.window_seconds,
+                window_start: r.row.start_micros as f64 / 1e6,
+                scope: r.row.scope.name(),
+                host: r.row.scope.host().map(|h| h.to_string()).unwrap_or_default(),
+                truth: r.label.clone(),
+                predicted: CLASSES[predicted].to_string(),
+                confidence: p[predicted],
+            });
         }
         if r.row.window_seconds == 5 && truth == 0 {
             if r.row.scope == traffic_core::features::Scope::Global {

@@ -157,7 +157,17 @@ fn main() -> anyhow::Result<()> {
                 let mut csv =
                     String::from("capture,window_seconds,window_start,scope,host,label,predicted,confidence\n");
                 for e in &evaluation.errors {
-                    csv.push_str(&format!("{},{},{},{},{},{},{},{}\n", e.0, e.1, e.2, e.3, e.4, e.5, e.6, e.7));
+                    csv.push_str(&format!(
+                        "{},{},{},{},{},{},{},{}\n",
+                        e.capture,
+                        e.window_seconds,
+                        e.window_start,
+                        e.scope,
+                        e.host,
+                        e.truth,
+                        e.predicted,
+                        e.confidence
+                    ));
                 }
                 std::fs::write(path, csv)?;
             }
