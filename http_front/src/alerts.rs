@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::json;
@@ -88,14 +87,5 @@ pub async fn list_alerts(
     let client = state.pool.get().await?;
     let statement = client.prepare_cached(ALERTS_SQL).await?;
     let rows = client.query(&statement, &[&q.alert_type, &q.severity, &q.ip, &from, &to, &q.before_id, &limit]).await?;
-    let mut body = String::with_capacity(rows.len() * 512 + 2);
-    body.push('[');
-    for (i, row) in rows.iter().enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        body.push_str(row.get::<_, &str>(0));
-    }
-    body.push(']');
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+    Ok(crate::api::json_array_response(&rows))
 }

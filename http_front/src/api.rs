@@ -30,7 +30,12 @@ pub async fn last_raw_packets(
     let client = state.pool.get().await?;
     let statement = client.prepare_cached(&LAST_PACKETS_SQL).await?;
     let rows = client.query(&statement, &[&i64::from(count)]).await?;
-    // Postgres renders each row as JSON; the array is assembled here.
+    Ok(json_array_response(&rows))
+}
+
+/// A JSON array response from rows whose first column Postgres already rendered as JSON text
+/// (no parse and re-serialize here).
+pub fn json_array_response(rows: &[tokio_postgres::Row]) -> Response {
     let mut body = String::with_capacity(rows.len() * 512 + 2);
     body.push('[');
     for (i, row) in rows.iter().enumerate() {
@@ -40,7 +45,7 @@ pub async fn last_raw_packets(
         body.push_str(row.get::<_, &str>(0));
     }
     body.push(']');
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 /// One JSON object per packet, fields named as in the wire format, built from the core's columns

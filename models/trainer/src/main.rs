@@ -19,35 +19,36 @@ struct Cli {
     command: Command,
 }
 
+/// Where the rows come from (both subcommands).
+#[derive(clap::Args)]
+struct Data {
+    /// Directory of NAME.pcap + NAME.labels.json (scripts/make_captures.sh).
+    #[arg(long, default_value = "/var/cache/traffic_analyzer/captures")]
+    captures: PathBuf,
+    /// Real benign captures; one (chosen by capture) is laid under each labelled capture.
+    #[arg(long)]
+    benign: Option<PathBuf>,
+    /// Window sizes, seconds.
+    #[arg(long = "window", default_values_t = [5u32, 30])]
+    windows: Vec<u32>,
+    #[arg(long, default_value_t = 10)]
+    top_k: usize,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Labelled window rows of every capture in a directory, as CSV.
     Dataset {
-        /// Directory of NAME.pcap + NAME.labels.json (scripts/make_captures.sh).
-        #[arg(long, default_value = "/var/cache/traffic_analyzer/captures")]
-        captures: PathBuf,
-        /// Real benign captures; one (chosen by capture) is laid under each labelled capture.
-        #[arg(long)]
-        benign: Option<PathBuf>,
-        /// Window sizes, seconds.
-        #[arg(long = "window", default_values_t = [5u32, 30])]
-        windows: Vec<u32>,
-        #[arg(long, default_value_t = 10)]
-        top_k: usize,
+        #[command(flatten)]
+        data: Data,
         #[arg(long)]
         out: PathBuf,
     },
     /// Trains the model: captures with seed --test-seed are held back for evaluation, seed
     /// --validation-seed decides early stopping, the others train. Writes the model and its card.
     Train {
-        #[arg(long, default_value = "/var/cache/traffic_analyzer/captures")]
-        captures: PathBuf,
-        #[arg(long)]
-        benign: Option<PathBuf>,
-        #[arg(long = "window", default_values_t = [5u32, 30])]
-        windows: Vec<u32>,
-        #[arg(long, default_value_t = 10)]
-        top_k: usize,
+        #[command(flatten)]
+        data: Data,
         #[arg(long, default_value_t = 3)]
         test_seed: u32,
         #[arg(long, default_value_t = 2)]
@@ -69,15 +70,10 @@ enum Command {
 }
 
 /// Every labelled row of the captures, each with a real benign capture laid under it.
-fn all_rows(
-    captures: &std::path::Path,
-    benign: Option<PathBuf>,
-    windows: &[u32],
-    top_k: usize,
-) -> anyhow::Result<Vec<dataset::LabelledRow>> {
+fn all_rows(data: &Data) -> anyhow::Result<Vec<dataset::LabelledRow>> {
     let mut backgrounds = Vec::new();
-    if let Some(dir) = benign {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
+    if let Some(dir) = &data.benign {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
             .collect();
@@ -87,9 +83,9 @@ fn all_rows(
         }
     }
     let mut rows = Vec::new();
-    for (i, (capture, labels)) in dataset::labelled_captures(captures)?.into_iter().enumerate() {
+    for (i, (capture, labels)) in dataset::labelled_captures(&data.captures)?.into_iter().enumerate() {
         let background = if backgrounds.is_empty() { &[][..] } else { &backgrounds[i % backgrounds.len()][..] };
-        rows.extend(dataset::capture_rows(&capture, &labels, background, windows, top_k)?);
+        rows.extend(dataset::capture_rows(&capture, &labels, background, &data.windows, data.top_k)?);
     }
     Ok(rows)
 }
@@ -104,8 +100,8 @@ fn per_label(rows: &[&dataset::LabelledRow]) -> BTreeMap<String, usize> {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Dataset { captures, benign, windows, top_k, out } => {
-            let rows = all_rows(&captures, benign, &windows, top_k)?;
+        Command::Dataset { data, out } => {
+            let rows = all_rows(&data)?;
             let mut file = std::io::BufWriter::new(std::fs::File::create(&out)?);
             dataset::write_csv(&rows, &mut file)?;
             let mut per_label: BTreeMap<&str, usize> = BTreeMap::new();
@@ -115,21 +111,8 @@ fn main() -> anyhow::Result<()> {
             println!("{} rows to {}: {per_label:?}", rows.len(), out.display());
             Ok(())
         }
-        Command::Train {
-            captures,
-            benign,
-            windows,
-            top_k,
-            test_seed,
-            validation_seed,
-            rounds,
-            max_depth,
-            eta,
-            model,
-            card,
-            errors,
-        } => {
-            let rows = all_rows(&captures, benign, &windows, top_k)?;
+        Command::Train { data, test_seed, validation_seed, rounds, max_depth, eta, model, card, errors } => {
+            let rows = all_rows(&data)?;
             let test: Vec<&dataset::LabelledRow> = rows.iter().filter(|r| r.seed == test_seed).collect();
             let validation: Vec<&dataset::LabelledRow> = rows.iter().filter(|r| r.seed == validation_seed).collect();
             let training: Vec<&dataset::LabelledRow> =
@@ -149,7 +132,7 @@ fn main() -> anyhow::Result<()> {
                 validation: per_label(&validation),
                 test: per_label(&test),
                 captures: rows.iter().map(|r| (r.scenario.clone(), r.seed)).collect(),
-                windows: &windows,
+                windows: &data.windows,
                 evaluation: &evaluation,
             });
             std::fs::write(&card, text)?;
