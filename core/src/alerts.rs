@@ -80,6 +80,11 @@ pub fn severity(label: &str, confidence: f64, row: &WindowRow) -> Severity {
     }
 }
 
+/// Whether a prediction raises an alert: an attack class with at least `threshold` confidence.
+pub fn is_flagged(label: &str, confidence: f64, threshold: f64) -> bool {
+    label != NORMAL && confidence >= threshold
+}
+
 /// One scored window row: its prediction and, for flagged rows, the features that pushed the
 /// model toward the predicted class (feature index, SHAP contribution), strongest first.
 #[derive(Debug, Clone)]
@@ -110,7 +115,7 @@ pub struct AlertCandidate {
 /// Alerts for the rows of one batch of windows: rows labelled as an attack with at least
 /// `threshold` confidence, grouped by window, paired into attacker and victim.
 pub fn alert_candidates(rows: &[ScoredRow], threshold: f64) -> Vec<AlertCandidate> {
-    let flagged: Vec<&ScoredRow> = rows.iter().filter(|r| r.label != NORMAL && r.confidence >= threshold).collect();
+    let flagged: Vec<&ScoredRow> = rows.iter().filter(|r| is_flagged(r.label, r.confidence, threshold)).collect();
     let mut keys: Vec<(u32, i64, &str)> =
         flagged.iter().map(|r| (r.row.window_seconds, r.row.start_micros, r.label)).collect();
     keys.sort_unstable();
@@ -166,7 +171,7 @@ fn candidate(scored: &ScoredRow, source: Option<IpAddr>, destination: Option<IpA
 }
 
 /// "SYN_Flood (97% sure): 41,200 packets in 5 s from many sources to 10.0.0.5; evidence:
-/// SYN without ACK ratio 97%, packets per sec 8,240, distinct src ips 39,800".
+/// syn without ack ratio 97%, packets per sec 8,240, distinct src ips 39,800".
 pub fn describe(
     scored: &ScoredRow,
     source: Option<IpAddr>,

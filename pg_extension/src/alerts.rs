@@ -4,7 +4,7 @@
 
 use pgrx::prelude::*;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, Inet, JsonB};
-use traffic_core::alerts::{alert_candidates, AlertCandidate, ScoredRow, NORMAL};
+use traffic_core::alerts::{alert_candidates, is_flagged, AlertCandidate, ScoredRow};
 use traffic_core::features::WindowRow;
 
 use crate::scoring::{active_model, explanation, prediction, ActiveModel, Prediction};
@@ -61,8 +61,8 @@ pub fn raise_alerts(rows: &[WindowRow], scored: &Scored) -> Result<usize, pgrx::
         .iter()
         .zip(&scored.predictions)
         .map(|(row, p)| {
-            let flagged = p.label != NORMAL && p.confidence >= threshold;
-            let evidence = if flagged {
+            // Only rows that raise an alert are explained (TreeSHAP costs milliseconds a row).
+            let evidence = if is_flagged(&p.label, p.confidence, threshold) {
                 let x: Vec<f32> = row.features.values.iter().map(|v| *v as f32).collect();
                 let class = model.classes().iter().position(|c| *c == p.label).unwrap_or(0);
                 explanation(model, &x, class).into_iter().filter_map(|(i, c)| i.map(|i| (i, c))).collect()
@@ -127,7 +127,7 @@ fn write_alert(c: &AlertCandidate, model_id: i64) -> Result<(), pgrx::spi::Error
             c.confidence.into(),
             c.description.as_str().into(),
             JsonB(explanation).into(),
-            f64::from(crate::alerts::ALERT_MERGE_GAP_SECS.get()).into(),
+            f64::from(ALERT_MERGE_GAP_SECS.get()).into(),
             model_id.into(),
         ],
     )?;

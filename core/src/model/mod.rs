@@ -45,7 +45,8 @@ pub struct Model {
     tree_group: Vec<u32>,
 }
 
-/// Per-class SHAP contributions: `values[class][feature]`, and the bias (expected margin).
+/// SHAP contributions per output group (one for binary models, one per class otherwise):
+/// `features[group][feature]`, and `bias[group]` (the expected margin).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Contributions {
     pub features: Vec<Vec<f32>>,
@@ -70,10 +71,6 @@ impl Model {
 
     pub fn classes(&self) -> &[String] {
         &self.classes
-    }
-
-    pub fn objective(&self) -> Objective {
-        self.objective
     }
 
     pub fn num_features(&self) -> usize {
