@@ -211,8 +211,13 @@ CREATE TABLE models (
     metrics         jsonb,
     created_at      timestamptz NOT NULL DEFAULT now(),
     active          boolean NOT NULL DEFAULT false,
+    -- The model in the evaluator's compact binary form (written by load_model): every process
+    -- that scores (parallel workers: every query) reads it instead of the JSON, ~30x faster.
+    -- Stored uncompressed: it hardly compresses and is read often. NULL: read the JSON.
+    compact         bytea,
     UNIQUE (name, version)
 );
+ALTER TABLE models ALTER COLUMN compact SET STORAGE EXTERNAL;
 
 -- What score() returns: the predicted label, its probability, and every class's probability
 -- (in model_classes() order).

@@ -53,8 +53,16 @@ pub fn active_model() -> Result<Option<Rc<ActiveModel>>, pgrx::spi::Error> {
         (None, _) => None,
         (Some(id), Some(active)) if active.id == id => Some(active),
         (Some(id), _) => {
-            let json: Option<String> = read_one("SELECT model::text FROM models WHERE id = $1", &[id.into()])?;
-            let model = Model::from_json(json.as_deref().unwrap_or_default()).unwrap_or_else(|e| {
+            // The compact form when it is there and of this evaluator's layout, else the JSON.
+            let compact: Option<Vec<u8>> = read_one("SELECT compact FROM models WHERE id = $1", &[id.into()])?;
+            let model = match compact.map(|bytes| Model::from_compact(&bytes)) {
+                Some(Ok(model)) => Ok(model),
+                _ => {
+                    let json: Option<String> = read_one("SELECT model::text FROM models WHERE id = $1", &[id.into()])?;
+                    Model::from_json(json.as_deref().unwrap_or_default())
+                }
+            };
+            let model = model.unwrap_or_else(|e| {
                 reject(
                     PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
                     "active_model",
@@ -147,7 +155,7 @@ fn load_model(name: &str, model: &str, metrics: default!(Option<JsonB>, "NULL"))
             "Name the model, e.g. load_model('default', ...).",
         );
     }
-    let parsed = Model::from_json(model).unwrap_or_else(|e| {
+    let (parsed, compact) = Model::from_json_with_compact(model).unwrap_or_else(|e| {
         reject(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             "load_model",
@@ -161,8 +169,8 @@ fn load_model(name: &str, model: &str, metrics: default!(Option<JsonB>, "NULL"))
     Spi::run("SELECT pg_advisory_xact_lock(hashtext('traffic_analyzer.models'))")?;
     Spi::run("UPDATE models SET active = false WHERE active")?;
     let id: Option<i64> = Spi::get_one_with_args(
-        "INSERT INTO models (name, version, feature_version, classes, model, metrics, active)
-         VALUES ($1, coalesce((SELECT max(version) FROM models WHERE name = $1), 0) + 1, $2, $3, $4::jsonb, $5, true)
+        "INSERT INTO models (name, version, feature_version, classes, model, metrics, active, compact)
+         VALUES ($1, coalesce((SELECT max(version) FROM models WHERE name = $1), 0) + 1, $2, $3, $4::jsonb, $5, true, $6)
          RETURNING id",
         &[
             name.into(),
@@ -170,6 +178,7 @@ fn load_model(name: &str, model: &str, metrics: default!(Option<JsonB>, "NULL"))
             parsed.classes().to_vec().into(),
             model.into(),
             metrics.into(),
+            compact.into(),
         ],
     )?;
     let id = id.unwrap_or_default();

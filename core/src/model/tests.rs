@@ -113,3 +113,39 @@ fn batches_equal_row_by_row() {
     }
     assert_eq!(m.margins_batch(&rows[..3]), Err(ModelError::RowShape { values: 3, features: 2 }));
 }
+
+#[test]
+fn the_compact_form_reads_back_to_the_same_model() {
+    let json =
+        model_json("multi:softprob", "[1E-1,2E-1,3E-1]", "3", &[tree_json(1), tree_json(0), tree_json(1)], &[0, 1, 2]);
+    let (model, compact) = Model::from_json_with_compact(&json).unwrap();
+    assert!(compact.len() < json.len() / 2, "{} bytes for {} of JSON", compact.len(), json.len());
+    let back = Model::from_compact(&compact).unwrap();
+    assert_eq!(back.classes(), model.classes());
+    assert_eq!(back.feature_names(), model.feature_names());
+    assert_eq!(back.feature_version(), model.feature_version());
+    for x in [[0.4, 1.0], [0.5, 2.0], [f32::NAN, 1.5], [1.0, f32::NAN]] {
+        assert_eq!(back.probabilities(&x).unwrap(), model.probabilities(&x).unwrap());
+        assert_eq!(back.contributions(&x).unwrap(), model.contributions(&x).unwrap());
+    }
+}
+
+#[test]
+fn damaged_compact_bytes_are_an_error_not_a_crash() {
+    let json =
+        model_json("multi:softprob", "[1E-1,2E-1,3E-1]", "3", &[tree_json(1), tree_json(0), tree_json(1)], &[0, 1, 2]);
+    let (_, compact) = Model::from_json_with_compact(&json).unwrap();
+    assert!(Model::from_compact(&compact[1..]).is_err(), "another layout");
+    for len in 0..compact.len() {
+        assert!(Model::from_compact(&compact[..len]).is_err(), "cut at {len}");
+    }
+    // Every single flipped byte either still decodes to a model that passed the checks, or is
+    // refused: the evaluator never sees an unchecked tree.
+    for i in 4..compact.len() {
+        let mut bytes = compact.clone();
+        bytes[i] ^= 0x5a;
+        if let Ok(m) = Model::from_compact(&bytes) {
+            let _ = m.probabilities(&vec![0.3; m.num_features()]);
+        }
+    }
+}
