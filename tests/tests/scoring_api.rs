@@ -90,6 +90,16 @@ async fn models_predict_and_alerts_through_the_front() {
     assert_eq!(db.count("SELECT version::int8 FROM models WHERE active").await, 2, "syn, version 2");
     let (_, body) = predict(&front, legacy_traffic("SYN")).await;
     assert_eq!(body["predicted_label"], "SYN_Flood");
+    // A new session reads the compact form; without a usable one (a model stored before 0.4.0,
+    // or bytes of another layout) it reads the JSON, with the same result.
+    let syn_vector = "SELECT (score(array_agg(CASE WHEN name = 'syn_without_ack_ratio' THEN 1.0 ELSE 0.0 END
+                      ORDER BY position)::float8[])).label FROM feature_names()";
+    for compact in ["compact", "NULL", "'\\x544132'::bytea"] {
+        db.admin.execute(&format!("UPDATE models SET compact = {compact} WHERE active"), &[]).await.unwrap();
+        let session = e2e::admin(&db.name).await.unwrap();
+        let label: String = session.query_one(syn_vector, &[]).await.unwrap().get(0);
+        assert_eq!(label, "SYN_Flood", "compact = {compact}");
+    }
 
     let mut incomplete = legacy_traffic("SYN");
     incomplete.as_object_mut().unwrap().remove("packet_count");
