@@ -98,6 +98,18 @@ WHERE (SELECT extversion FROM pg_extension WHERE extname = 'traffic_analyzer')
 \gexec
 SQL
 
+step "the shipped model (models/default.json) active in $DB_NAME"
+# Loaded once: a model with the same JSON already stored is left as it is (so is a model of the
+# DBA's own that is active).
+# (psql reads the file itself: a 4 MB model is too long for a command-line argument.)
+as_postgres -d "$DB_NAME" -At <<SQL
+\\set model \`cat '$ROOT/models/default.json'\`
+SELECT 'default, version ' || version || ' already loaded' FROM models WHERE name = 'default' AND model = :'model'::jsonb
+UNION ALL
+SELECT 'loaded as models.id ' || load_model('default', :'model')
+WHERE NOT EXISTS (SELECT FROM models WHERE name = 'default' AND model = :'model'::jsonb);
+SQL
+
 step "the front's login role (traffic_ingest + traffic_reader, nothing more)"
 mkdir -p "$CONF_DIR"
 if [ ! -s "$FRONT_ENV" ]; then

@@ -14,7 +14,7 @@ use traffic_core::features::{compute_windows, window_start, WindowRow, FEATURES,
 use crate::alerts::{raise_alerts, score_rows, Scored};
 use crate::read_ahead;
 use crate::scoring::Prediction;
-use crate::windows::{packets_between, timestamptz};
+use crate::windows::{next_packet_time, packets_between, timestamptz};
 
 /// The jobs and the window sizes (seconds) each maintains, as `window_jobs` and
 /// `window_progress` record them (a test checks they agree).
@@ -257,6 +257,15 @@ fn materialize(plans: &[Plan], largest: u32, top_k: usize, read_ahead: bool) -> 
         while start < hi {
             let end = (window_start(start, largest) + i64::from(largest) * MICROS).min(hi);
             let packets = if read_ahead { read_ahead::packets(start, end)? } else { packets_between(start, end)? };
+            if packets.is_empty() {
+                // Empty time is skipped, not walked: packets years apart (captures with odd
+                // clocks, a sensor's clock jump) must not cost a query per empty window.
+                match next_packet_time(end, hi)? {
+                    Some(next) => start = window_start(next, largest).max(end),
+                    None => break,
+                }
+                continue;
+            }
             let mut rows = Vec::new();
             for plan in plans {
                 for &(span_lo, span_hi) in &plan.spans {

@@ -262,6 +262,30 @@ fn run_jobs_materializes_closed_windows_then_everything_when_quiet() {
 }
 
 #[pg_test]
+fn packets_years_apart_do_not_walk_the_empty_time_between() {
+    // 2003 and 2024: 4.3 million empty 5 s windows between them (walked one query each, this
+    // took hours).
+    Spi::run(
+        "INSERT INTO raw_packets (ts, interface, src_ip, dst_ip, protocol, length, src_port, dst_port)
+         VALUES ('2003-06-01 12:00:01+00', 'eth0', '10.0.0.1', '10.0.0.2', 'UDP', 100, 5, 53),
+                ('2024-01-01 00:00:01+00', 'eth0', '10.0.0.1', '10.0.0.2', 'UDP', 100, 5, 53)",
+    )
+    .unwrap();
+    Spi::run("UPDATE window_invalidations SET recorded_at = recorded_at - interval '1 hour'").unwrap();
+    Spi::run("UPDATE window_jobs SET last_arrival = last_arrival - interval '1 hour'").unwrap();
+    Spi::get_one::<i64>("SELECT run_jobs()").unwrap();
+    for seconds in [5, 30, 180] {
+        assert_eq!(
+            count(&format!(
+                "SELECT count(*) FROM aggregated_features WHERE window_seconds = {seconds} AND scope = 'global'"
+            )),
+            2,
+            "{seconds} s windows: one in 2003, one in 2024"
+        );
+    }
+}
+
+#[pg_test]
 fn late_packets_rematerialize_their_window_without_double_counting() {
     insert_window_traffic();
     Spi::run("UPDATE window_invalidations SET recorded_at = recorded_at - interval '1 hour'").unwrap();

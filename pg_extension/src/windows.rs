@@ -27,6 +27,20 @@ fn invalid_argument(message: String, hint: &str) -> ! {
 
 /// Packets with `from <= ts < to` (Unix microseconds), in capture-time order, with the columns
 /// the features use.
+/// The time (Unix µs) of the first packet in [from, to), if any: one index probe.
+pub fn next_packet_time(from: i64, to: i64) -> Result<Option<i64>, pgrx::spi::Error> {
+    Spi::connect(|client| {
+        client
+            .select(
+                "SELECT (extract(epoch FROM min(ts)) * 1000000)::int8 FROM raw_packets WHERE ts >= $1 AND ts < $2",
+                Some(1),
+                &[timestamptz(from).into(), timestamptz(to).into()],
+            )?
+            .first()
+            .get_one::<i64>()
+    })
+}
+
 pub fn packets_between(from: i64, to: i64) -> Result<Vec<Packet>, pgrx::spi::Error> {
     let sql = format!(
         "SELECT {} FROM raw_packets WHERE ts >= $1 AND ts < $2 ORDER BY ts, id",

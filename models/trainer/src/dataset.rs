@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use sensor::parse::{parse_frame, ParseStats};
 use sensor::source::FileReplay;
+use traffic_core::alerts::NORMAL;
 use traffic_core::features::{compute_windows, WindowRow, FEATURES};
 use traffic_core::Packet;
 
@@ -71,7 +72,7 @@ pub fn capture_rows(
     let mut rows = Vec::new();
     for &seconds in window_sizes {
         for row in compute_windows(&packets, seconds, top_k) {
-            let label = labels.label(&row).to_string();
+            let Some(label) = labels.label(&row).map(str::to_string) else { continue };
             rows.push(LabelledRow {
                 capture: labels.capture.clone(),
                 scenario: labels.scenario.clone(),
@@ -82,6 +83,24 @@ pub fn capture_rows(
         }
     }
     Ok(rows)
+}
+
+/// The rows of a real benign capture on its own: every row Normal.
+pub fn benign_rows(file: &Path, packets: &[Packet], seed: u32, window_sizes: &[u32], top_k: usize) -> Vec<LabelledRow> {
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut rows = Vec::new();
+    for &seconds in window_sizes {
+        for row in compute_windows(packets, seconds, top_k) {
+            rows.push(LabelledRow {
+                capture: name.clone(),
+                scenario: "shared_benign".into(),
+                seed,
+                row,
+                label: NORMAL.to_string(),
+            });
+        }
+    }
+    rows
 }
 
 /// Rows as CSV: capture, scenario, window_seconds, window_start (Unix s), scope, host, label,

@@ -9,11 +9,11 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use anyhow::Context;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use traffic_core::alerts::NORMAL;
 use traffic_core::features::{Scope, WindowRow};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct CaptureLabels {
     pub capture: String,
     pub scenario: String,
@@ -25,7 +25,7 @@ pub struct CaptureLabels {
     pub attacks: Vec<Attack>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Attack {
     pub class: String,
     /// Unix seconds (capture time).
@@ -34,6 +34,9 @@ pub struct Attack {
     /// Empty when the sources are spoofed.
     pub attackers: Vec<IpAddr>,
     pub victims: Vec<IpAddr>,
+    /// The scenario that ran it (scripts/make_captures.sh).
+    #[serde(default)]
+    pub command: String,
 }
 
 impl CaptureLabels {
@@ -52,25 +55,37 @@ impl CaptureLabels {
         hosts
     }
 
-    /// The label of one window row (its window starts at `row.start_micros`).
-    pub fn label(&self, row: &WindowRow) -> &str {
+    /// The label of one window row (its window starts at `row.start_micros`); None for a row
+    /// that cannot be labelled: an attack scope's row whose window holds less than half a window
+    /// (or half the attack, if shorter) of the attack; a spoofed source's own row (it sent a packet or two, which look
+    /// exactly like a benign host's; calling them an attack taught an earlier model that any
+    /// lone SYN is a flood, calling them Normal would contradict the attack's other rows).
+    pub fn label(&self, row: &WindowRow) -> Option<&str> {
         let start = row.start_micros as f64 / 1e6;
         let end = start + f64::from(row.window_seconds);
         for attack in &self.attacks {
-            if attack.end <= start || attack.start >= end {
+            let overlap = end.min(attack.end) - start.max(attack.start);
+            if overlap <= 0.0 {
                 continue;
             }
+            // A window at the attack's edge holding a sliver of it is neither: left out.
+            let ambiguous = overlap < 0.5 * f64::from(row.window_seconds).min(attack.end - attack.start);
             let ours = match row.scope {
                 Scope::Global => true,
-                Scope::SrcHost(h) if attack.attackers.is_empty() => !self.real_hosts().contains(&h),
+                Scope::SrcHost(h) if attack.attackers.is_empty() => {
+                    if !self.real_hosts().contains(&h) {
+                        return None;
+                    }
+                    false
+                }
                 Scope::SrcHost(h) => attack.attackers.contains(&h),
                 Scope::DstHost(h) => attack.victims.contains(&h),
             };
             if ours {
-                return &attack.class;
+                return if ambiguous { None } else { Some(&attack.class) };
             }
         }
-        NORMAL
+        Some(NORMAL)
     }
 }
 
@@ -102,23 +117,28 @@ mod tests {
     fn rows_of_the_attack_scopes_during_the_attack() {
         let l = labels(&["10.77.0.66"]);
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert_eq!(l.label(&row(5, 105.0, Scope::Global)), NORMAL, "before");
-        assert_eq!(l.label(&row(5, 110.0, Scope::Global)), "SYN_Flood");
-        assert_eq!(l.label(&row(5, 130.0, Scope::Global)), NORMAL, "after");
-        assert_eq!(l.label(&row(180, 0.0, Scope::Global)), "SYN_Flood", "a long window holding it");
-        assert_eq!(l.label(&row(5, 115.0, Scope::SrcHost(ip("10.77.0.66")))), "SYN_Flood");
-        assert_eq!(l.label(&row(5, 115.0, Scope::SrcHost(ip("10.77.0.21")))), NORMAL, "benign client");
-        assert_eq!(l.label(&row(5, 115.0, Scope::DstHost(ip("10.77.0.10")))), "SYN_Flood", "victim");
-        assert_eq!(l.label(&row(5, 115.0, Scope::DstHost(ip("10.77.0.21")))), NORMAL);
-        assert_eq!(l.label(&row(5, 115.0, Scope::SrcHost(ip("203.0.113.9")))), NORMAL, "not the attacker");
+        assert_eq!(l.label(&row(5, 105.0, Scope::Global)), Some(NORMAL), "before");
+        assert_eq!(l.label(&row(5, 110.0, Scope::Global)), Some("SYN_Flood"));
+        assert_eq!(l.label(&row(5, 130.0, Scope::Global)), Some(NORMAL), "after");
+        assert_eq!(l.label(&row(5, 107.5, Scope::Global)), Some("SYN_Flood"), "half the window");
+        assert_eq!(l.label(&row(5, 106.0, Scope::Global)), None, "a sliver of the attack");
+        assert_eq!(l.label(&row(5, 106.0, Scope::SrcHost(ip("10.77.0.21")))), Some(NORMAL), "not its scope");
+        assert_eq!(l.label(&row(180, 0.0, Scope::Global)), Some("SYN_Flood"), "a long window holding it");
+        assert_eq!(l.label(&row(5, 115.0, Scope::SrcHost(ip("10.77.0.66")))), Some("SYN_Flood"));
+        assert_eq!(l.label(&row(5, 115.0, Scope::SrcHost(ip("10.77.0.21")))), Some(NORMAL), "benign client");
+        assert_eq!(l.label(&row(5, 115.0, Scope::DstHost(ip("10.77.0.10")))), Some("SYN_Flood"), "victim");
+        assert_eq!(l.label(&row(5, 115.0, Scope::DstHost(ip("10.77.0.21")))), Some(NORMAL));
+        assert_eq!(l.label(&row(5, 115.0, Scope::SrcHost(ip("203.0.113.9")))), Some(NORMAL), "not the attacker");
     }
 
     #[test]
-    fn spoofed_sources_are_any_host_outside_the_lab() {
+    fn spoofed_sources_are_left_out_and_the_victim_is_labelled() {
         let l = labels(&[]);
         let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert_eq!(l.label(&row(5, 115.0, Scope::SrcHost(ip("203.0.113.9")))), "SYN_Flood");
-        assert_eq!(l.label(&row(5, 115.0, Scope::SrcHost(ip("10.77.0.21")))), NORMAL);
-        assert_eq!(l.label(&row(5, 115.0, Scope::SrcHost(ip("10.77.0.10")))), NORMAL, "the victim's replies");
+        assert_eq!(l.label(&row(5, 115.0, Scope::SrcHost(ip("203.0.113.9")))), None, "a spoofed source");
+        assert_eq!(l.label(&row(5, 115.0, Scope::DstHost(ip("10.77.0.10")))), Some("SYN_Flood"));
+        assert_eq!(l.label(&row(5, 115.0, Scope::Global)), Some("SYN_Flood"));
+        assert_eq!(l.label(&row(5, 115.0, Scope::SrcHost(ip("10.77.0.21")))), Some(NORMAL));
+        assert_eq!(l.label(&row(5, 115.0, Scope::SrcHost(ip("10.77.0.10")))), Some(NORMAL), "the victim's replies");
     }
 }

@@ -4,6 +4,7 @@
 mod card;
 mod dataset;
 mod evaluate;
+mod fixtures;
 mod labels;
 mod train;
 
@@ -25,14 +26,18 @@ struct Data {
     /// Directory of NAME.pcap + NAME.labels.json (scripts/make_captures.sh).
     #[arg(long, default_value = "/var/cache/traffic_analyzer/captures")]
     captures: PathBuf,
-    /// Real benign captures; one (chosen by capture) is laid under each labelled capture.
+    /// Real benign captures: used on their own, and one (chosen by capture) is laid under each
+    /// labelled capture.
     #[arg(long)]
     benign: Option<PathBuf>,
     /// Window sizes, seconds.
-    #[arg(long = "window", default_values_t = [5u32, 30])]
+    #[arg(long = "window", default_values_t = [5u32, 30, 180])]
     windows: Vec<u32>,
     #[arg(long, default_value_t = 10)]
     top_k: usize,
+    /// Captures of this seed are held back for evaluation (with a third of the real benign ones).
+    #[arg(long, default_value_t = 3)]
+    test_seed: u32,
 }
 
 #[derive(Subcommand)]
@@ -49,8 +54,6 @@ enum Command {
     Train {
         #[command(flatten)]
         data: Data,
-        #[arg(long, default_value_t = 3)]
-        test_seed: u32,
         #[arg(long, default_value_t = 2)]
         validation_seed: u32,
         #[arg(long, default_value_t = 300)]
@@ -59,6 +62,9 @@ enum Command {
         max_depth: u32,
         #[arg(long, default_value_t = 0.1)]
         eta: f64,
+        /// Class balancing: rare classes' rows weigh (rows / (classes x class rows))^balance.
+        #[arg(long, default_value_t = 0.5)]
+        balance: f64,
         #[arg(long, default_value = "models/default.json")]
         model: PathBuf,
         #[arg(long, default_value = "models/MODEL_CARD.md")]
@@ -67,23 +73,48 @@ enum Command {
         #[arg(long)]
         errors: Option<PathBuf>,
     },
+    /// The end-to-end detection test's captures: per scenario, the held-back seed's capture cut
+    /// `--attack-seconds` into its attack, gzipped, with its labels.
+    Fixtures {
+        #[arg(long, default_value = "/var/cache/traffic_analyzer/captures")]
+        captures: PathBuf,
+        #[arg(long, default_value = "tests/captures")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        seed: u32,
+        #[arg(long, default_value_t = 10.0)]
+        attack_seconds: f64,
+        #[arg(long = "scenario", default_values_t = [
+            "benign", "port_scan_syn", "syn_flood", "udp_flood", "icmp_flood", "brute_force_ssh", "slowloris", "dns_flood"
+        ].map(String::from))]
+        scenarios: Vec<String>,
+    },
 }
 
-/// Every labelled row of the captures, each with a real benign capture laid under it.
+/// Every labelled row: each capture with a real benign capture laid under it, and every real
+/// benign capture on its own (all Normal). The real benign captures are split too: every third
+/// is held back, laid only under test captures and counted only in the test rows, so the false
+/// alert rate is measured on benign traffic the model never saw.
 fn all_rows(data: &Data) -> anyhow::Result<Vec<dataset::LabelledRow>> {
-    let mut backgrounds = Vec::new();
+    let mut training_backgrounds = Vec::new();
+    let mut held_back_backgrounds = Vec::new();
+    let mut rows = Vec::new();
     if let Some(dir) = &data.benign {
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
             .collect();
         files.sort();
-        for file in files {
-            backgrounds.push(dataset::read_packets(&[file])?);
+        for (i, file) in files.iter().enumerate() {
+            let held_back = i % 3 == 2;
+            let packets = dataset::read_packets(std::slice::from_ref(file))?;
+            let seed = if held_back { data.test_seed } else { 0 };
+            rows.extend(dataset::benign_rows(file, &packets, seed, &data.windows, data.top_k));
+            if held_back { &mut held_back_backgrounds } else { &mut training_backgrounds }.push(packets);
         }
     }
-    let mut rows = Vec::new();
     for (i, (capture, labels)) in dataset::labelled_captures(&data.captures)?.into_iter().enumerate() {
+        let backgrounds = if labels.seed == data.test_seed { &held_back_backgrounds } else { &training_backgrounds };
         let background = if backgrounds.is_empty() { &[][..] } else { &backgrounds[i % backgrounds.len()][..] };
         rows.extend(dataset::capture_rows(&capture, &labels, background, &data.windows, data.top_k)?);
     }
@@ -100,6 +131,18 @@ fn per_label(rows: &[&dataset::LabelledRow]) -> BTreeMap<String, usize> {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Fixtures { captures, out, seed, attack_seconds, scenarios } => {
+            std::fs::create_dir_all(&out)?;
+            let all = dataset::labelled_captures(&captures)?;
+            for scenario in &scenarios {
+                let (capture, labels) = all
+                    .iter()
+                    .find(|(_, l)| &l.scenario == scenario && l.seed == seed)
+                    .ok_or_else(|| anyhow::anyhow!("no {scenario} capture of seed {seed} in {}", captures.display()))?;
+                fixtures::write_fixture(capture, labels, attack_seconds, &out)?;
+            }
+            Ok(())
+        }
         Command::Dataset { data, out } => {
             let rows = all_rows(&data)?;
             let mut file = std::io::BufWriter::new(std::fs::File::create(&out)?);
@@ -111,8 +154,9 @@ fn main() -> anyhow::Result<()> {
             println!("{} rows to {}: {per_label:?}", rows.len(), out.display());
             Ok(())
         }
-        Command::Train { data, test_seed, validation_seed, rounds, max_depth, eta, model, card, errors } => {
+        Command::Train { data, validation_seed, rounds, max_depth, eta, balance, model, card, errors } => {
             let rows = all_rows(&data)?;
+            let test_seed = data.test_seed;
             let test: Vec<&dataset::LabelledRow> = rows.iter().filter(|r| r.seed == test_seed).collect();
             let validation: Vec<&dataset::LabelledRow> = rows.iter().filter(|r| r.seed == validation_seed).collect();
             let training: Vec<&dataset::LabelledRow> =
@@ -121,10 +165,13 @@ fn main() -> anyhow::Result<()> {
                 !test.is_empty() && !validation.is_empty() && !training.is_empty(),
                 "need captures of seed {test_seed} (test), {validation_seed} (validation) and others (training)"
             );
-            let settings = train::Settings { rounds, max_depth, eta, seed: 7, early_stopping: 20 };
+            let settings = train::Settings { rounds, max_depth, eta, seed: 7, early_stopping: 20, balance };
             let json = train::train(&training, &validation, &settings)?;
             let parsed = traffic_core::model::Model::from_json(&json)?;
             let evaluation = evaluate::evaluate(&parsed, &test, 0.8)?;
+            // What settings are chosen by: the validation captures (the test ones stay unseen).
+            let checked = evaluate::evaluate(&parsed, &validation, 0.8)?;
+            println!("validation (seed {validation_seed}):\n{}", checked.markdown());
             std::fs::write(&model, &json)?;
             let text = card::model_card(&card::CardInput {
                 model: &parsed,
@@ -133,6 +180,8 @@ fn main() -> anyhow::Result<()> {
                 test: per_label(&test),
                 captures: rows.iter().map(|r| (r.scenario.clone(), r.seed)).collect(),
                 windows: &data.windows,
+                validation_seed,
+                test_seed,
                 evaluation: &evaluation,
             });
             std::fs::write(&card, text)?;

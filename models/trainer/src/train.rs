@@ -19,18 +19,21 @@ pub struct Settings {
     pub seed: u64,
     /// Rounds without improvement on the validation captures before stopping.
     pub early_stopping: u32,
+    /// Class balancing exponent (see `matrix`).
+    pub balance: f64,
 }
 
 fn class_index(label: &str) -> anyhow::Result<usize> {
     CLASSES.iter().position(|c| *c == label).with_context(|| format!("unknown class {label:?}"))
 }
 
-fn matrix(rows: &[&LabelledRow]) -> anyhow::Result<DMatrix> {
+fn matrix(rows: &[&LabelledRow], balance: f64) -> anyhow::Result<DMatrix> {
     let values: Vec<f32> = rows.iter().flat_map(|r| r.row.features.values.iter().map(|v| *v as f32)).collect();
     let mut d = DMatrix::from_dense(&values, rows.len())?;
     let labels: Vec<f32> = rows.iter().map(|r| class_index(&r.label).map(|i| i as f32)).collect::<Result<_, _>>()?;
     d.set_labels(&labels)?;
-    // Classes are very unequal (most windows are Normal): weigh each class to the same total.
+    // Classes are very unequal (most windows are Normal): rows of rare classes weigh more, by
+    // (rows / (classes x class rows))^balance: 1 gives every class the same total weight, 0 none.
     let mut counts = [0usize; CLASSES.len()];
     for r in rows {
         counts[class_index(&r.label)?] += 1;
@@ -39,7 +42,7 @@ fn matrix(rows: &[&LabelledRow]) -> anyhow::Result<DMatrix> {
         .iter()
         .map(|r| {
             let c = counts[class_index(&r.label).unwrap_or(0)].max(1);
-            (rows.len() as f64 / (CLASSES.len() as f64 * c as f64)).clamp(0.05, 50.0) as f32
+            (rows.len() as f64 / (CLASSES.len() as f64 * c as f64)).powf(balance).clamp(0.05, 50.0) as f32
         })
         .collect();
     d.set_weights(&weights)?;
@@ -49,8 +52,8 @@ fn matrix(rows: &[&LabelledRow]) -> anyhow::Result<DMatrix> {
 /// Trains on `train`, stops early on `validation`, and returns the model's JSON, cut to its best
 /// iteration.
 pub fn train(train: &[&LabelledRow], validation: &[&LabelledRow], s: &Settings) -> anyhow::Result<String> {
-    let dtrain = matrix(train)?;
-    let dvalid = matrix(validation)?;
+    let dtrain = matrix(train, s.balance)?;
+    let dvalid = matrix(validation, s.balance)?;
     let mut booster = Booster::new_with_cached_dmats(&BoosterParameters::default(), &[&dtrain, &dvalid])?;
     for (name, value) in [
         ("objective", "multi:softprob".to_string()),
@@ -116,7 +119,7 @@ mod tests {
     fn the_trained_model_is_one_the_extension_accepts_and_scores_alike() {
         let rows: Vec<LabelledRow> = (0..300).map(row).collect();
         let refs: Vec<&LabelledRow> = rows.iter().collect();
-        let settings = Settings { rounds: 20, max_depth: 3, eta: 0.3, seed: 1, early_stopping: 5 };
+        let settings = Settings { rounds: 20, max_depth: 3, eta: 0.3, seed: 1, early_stopping: 5, balance: 1.0 };
         let json = train(&refs[..200], &refs[200..], &settings).unwrap();
         let model = traffic_core::model::Model::from_json(&json).unwrap();
         assert_eq!(model.classes(), CLASSES);
@@ -125,7 +128,7 @@ mod tests {
         assert_eq!(names, FEATURES.iter().map(|f| f.name).collect::<Vec<_>>());
         // XGBoost's own predictions of the saved model equal our evaluator's.
         let booster = Booster::load_buffer(json.as_bytes()).unwrap();
-        let d = matrix(&refs).unwrap();
+        let d = matrix(&refs, 1.0).unwrap();
         let theirs = booster.predict(&d).unwrap();
         for (i, r) in rows.iter().enumerate() {
             let x: Vec<f32> = r.row.features.values.iter().map(|v| *v as f32).collect();
