@@ -134,24 +134,30 @@ async fn main() -> anyhow::Result<()> {
     sink.send(bytes::Bytes::from(csv)).await?;
     sink.finish().await?;
     db.admin.batch_execute("VACUUM ANALYZE aggregated_features").await?;
-    let mut sql_times = Vec::new();
-    let mut sql_checksum = 0.0;
-    for _ in 0..3 {
-        let start = Instant::now();
-        let row = db
-            .admin
-            .query_one("SELECT sum((score(f)).probabilities[1])::float8 FROM aggregated_features f", &[])
-            .await?;
-        sql_times.push(start.elapsed());
-        sql_checksum = row.get::<_, f64>(0);
+    // With PostgreSQL's default of 2 workers per query, and with one worker per core besides the
+    // leader (on a 2-core machine the default puts 3 processes, each with its own copy of the
+    // model in cache, on 2 cores).
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    for workers in [2, cores.saturating_sub(1).max(1)] {
+        db.admin.batch_execute(&format!("SET max_parallel_workers_per_gather = {workers}")).await?;
+        let mut sql_times = Vec::new();
+        let mut sql_checksum = 0.0;
+        for _ in 0..3 {
+            let start = Instant::now();
+            let row = db
+                .admin
+                .query_one("SELECT sum((score(f)).probabilities[1])::float8 FROM aggregated_features f", &[])
+                .await?;
+            sql_times.push(start.elapsed());
+            sql_checksum = row.get::<_, f64>(0);
+        }
+        let sql = rows as f64 / sql_times.iter().min().expect("runs").as_secs_f64();
+        assert!((sql_checksum - checksum).abs() < 1e-3 * rows as f64, "SQL and evaluator agree");
+        println!(
+            "  SQL: score(f), {workers} workers + leader     {sql:>10.0} rows/s   {:.2}x XGBoost (target >= 200,000 rows/s)",
+            sql / xgboost
+        );
     }
-    let sql = rows as f64 / sql_times.iter().min().expect("runs").as_secs_f64();
-    assert!((sql_checksum - checksum).abs() < 1e-3 * rows as f64, "SQL and evaluator agree");
-
-    println!(
-        "  SQL: score(f) over aggregated_features  {sql:>10.0} rows/s   {:.2}x XGBoost (target >= 200,000 rows/s)",
-        sql / xgboost
-    );
     Ok(())
 }
 

@@ -149,3 +149,33 @@ fn damaged_compact_bytes_are_an_error_not_a_crash() {
         }
     }
 }
+
+/// A complete binary tree of `levels` levels splitting on feature 0, as XGBoost writes it.
+fn complete_tree_json(levels: u32) -> String {
+    let n = (1usize << levels) - 1;
+    let internal = (1usize << (levels - 1)) - 1;
+    let list = |f: &dyn Fn(usize) -> String| (0..n).map(f).collect::<Vec<_>>().join(",");
+    format!(
+        r#"{{"base_weights":[{z}],"default_left":[{z}],"id":0,"left_children":[{l}],"right_children":[{r}],
+        "split_conditions":[{c}],"split_indices":[{z}],"split_type":[{z}],"sum_hessian":[{h}],
+        "tree_param":{{"num_deleted":"0","num_feature":"2","num_nodes":"{n}","size_leaf_vector":"1"}}}}"#,
+        z = list(&|_| "0".into()),
+        l = list(&|i| if i < internal { (2 * i + 1).to_string() } else { "-1".into() }),
+        r = list(&|i| if i < internal { (2 * i + 2).to_string() } else { "-1".into() }),
+        c = list(&|i| if i < internal { "0.5".into() } else { "1.0".into() }),
+        h = list(&|_| "1.0".into()),
+    )
+}
+
+#[test]
+fn trees_too_large_for_the_compact_node_layout_are_refused() {
+    let model = |levels| {
+        model_json("binary:logistic", "[5E-1]", "0", &[complete_tree_json(levels)], &[0])
+            .replace(r#"[\"Normal\",\"Attack\",\"Other\"]"#, r#"[\"Normal\",\"Attack\"]"#)
+    };
+    // 16 levels: the root's right child is 32,768 nodes ahead of it; 17 levels: 65,536.
+    let fits = Model::from_json(&model(16)).unwrap();
+    assert_eq!(fits.margins(&[0.0, 0.0]).unwrap(), vec![1.0]);
+    let error = Model::from_json(&model(17)).unwrap_err();
+    assert!(error.to_string().contains("more than 65,535 nodes"), "{error}");
+}

@@ -8,20 +8,21 @@
 
 use super::json::JsonTree;
 
-const DEFAULT_LEFT: u32 = 1 << 31;
-const LEAF: u32 = 1 << 30;
-const FEATURE_MASK: u32 = !(DEFAULT_LEFT | LEAF);
+const DEFAULT_LEFT: u16 = 1 << 15;
+const LEAF: u16 = 1 << 14;
+const FEATURE_MASK: u16 = !(DEFAULT_LEFT | LEAF);
 
 #[derive(Clone, Copy, Debug)]
 #[repr(C)]
 struct Node {
     /// Split feature, with DEFAULT_LEFT set when a missing value goes left; LEAF for a leaf
     /// (whose feature is 0).
-    split: u32,
+    split: u16,
+    /// How far ahead the right child is (the left child is the next node); 0 for a leaf. Eight
+    /// bytes a node instead of twelve: a 600-tree model's nodes fit a core's L2 with room.
+    skip: u16,
     /// Split threshold; NaN for a leaf, so that no value goes left.
     threshold: f32,
-    /// Index of the right child (the left child is the next node); a leaf's own index.
-    right: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -106,23 +107,24 @@ impl Tree {
                     return Err(format!("leaf {old} has value {value}"));
                 }
                 leaves.push(value);
-                Node { split: LEAF, threshold: f32::NAN, right: nodes.len() as u32 }
+                Node { split: LEAF, skip: 0, threshold: f32::NAN }
             } else {
                 let feature = usize::try_from(json.split_indices[old])
                     .ok()
                     .filter(|&f| f < num_features)
                     .ok_or_else(|| format!("node {old} splits on feature {}", json.split_indices[old]))?;
+                let feature = u16::try_from(feature).ok().filter(|&f| f <= FEATURE_MASK).ok_or_else(|| {
+                    format!("node {old} splits on feature {feature} (at most {FEATURE_MASK} supported)")
+                })?;
+                let skip = u16::try_from(new_index[json.right_children[old] as usize] as usize - nodes.len())
+                    .map_err(|_| format!("node {old} has more than 65,535 nodes below its left child"))?;
                 let flag = if json.default_left[old] != 0 { DEFAULT_LEFT } else { 0 };
                 if value.is_nan() {
                     return Err(format!("node {old} has threshold NaN"));
                 }
                 debug_assert_eq!(new_index[json.left_children[old] as usize] as usize, nodes.len() + 1);
                 leaves.push(0.0);
-                Node {
-                    split: feature as u32 | flag,
-                    threshold: value,
-                    right: new_index[json.right_children[old] as usize],
-                }
+                Node { split: feature | flag, skip, threshold: value }
             };
             nodes.push(node);
             cover.push(json.sum_hessian[old]);
@@ -138,7 +140,7 @@ impl Tree {
         let result = if node.split & LEAF != 0 {
             self.leaf[index]
         } else {
-            let (l, r) = (index + 1, node.right as usize);
+            let (l, r) = (index + 1, index + node.skip as usize);
             let mut sum = self.fill_mean(l) * self.cover[l];
             sum += self.fill_mean(r) * self.cover[r];
             sum / self.cover[index]
@@ -158,7 +160,7 @@ impl Tree {
         if go_left {
             index + 1
         } else {
-            node.right as usize
+            index + node.skip as usize
         }
     }
 
@@ -174,7 +176,7 @@ impl Tree {
         let go_left = (v.is_nan() & (node.split & DEFAULT_LEFT != 0)) | (v < node.threshold);
         // A conditional move, not a branch: the direction is a coin flip to the predictor (as a
         // branch, this walk ran at 0.44x XGBoost's speed).
-        std::hint::select_unpredictable(go_left, index + 1, node.right as usize)
+        std::hint::select_unpredictable(go_left, index + 1, index + node.skip as usize)
     }
 
     /// The tree's expected output over the training distribution (SHAP's bias term).
@@ -205,7 +207,7 @@ impl Tree {
     }
 
     pub(super) fn children(&self, index: usize) -> (usize, usize) {
-        (index + 1, self.nodes[index].right as usize)
+        (index + 1, index + self.nodes[index].skip as usize)
     }
 
     /// The child `x` follows (hot) and the other one (cold).
