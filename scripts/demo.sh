@@ -65,10 +65,30 @@ if [ -f "$DEMO_CAPTURE" ]; then
               AND window_start <= (SELECT max(ts) FROM raw_packets WHERE $range)
             GROUP BY window_seconds ORDER BY window_seconds"
 fi
+# An attack the shipped model has never seen (a held-back capture), to see an alert raised.
+DEMO_ATTACK=${DEMO_ATTACK:-$ROOT/tests/captures/syn_flood-3.pcap.gz}
+if [ -f "$DEMO_ATTACK" ]; then
+    stem=$(basename "${DEMO_ATTACK%.gz}" .pcap)
+    if [ "$(sql -c "SELECT count(*) FROM raw_packets WHERE interface = 'file:$stem'")" = 0 ]; then
+        step "replaying a held-back attack capture ($stem) through the sensor"
+        gunzip -c "$DEMO_ATTACK" > "$RUN_DIR/$stem.pcap"
+        "$(target_dir)/release/sensor" replay --quiet --name demo --front "http://127.0.0.1:$port" \
+            --spool-dir "$RUN_DIR/sensor-spool" "$RUN_DIR/$stem.pcap"
+    fi
+    step "alerts raised by the extension (the scheduler scores each window it closes)"
+    for _ in $(seq 1 60); do
+        [ "$(sql -c "SELECT count(*) FROM detected_alerts")" != 0 ] && break
+        sleep 1
+    done
+    sql -c "SELECT severity || ' ' || alert_type || ', ' || coalesce(host(source_ip), '?') || ' -> '
+                   || coalesce(host(destination_ip), '?') || ': ' || description
+            FROM detected_alerts ORDER BY id DESC LIMIT 5"
+fi
+
 cat <<MSG
 
 The traffic analyzer is running:
-  front         http://127.0.0.1:$port/  (POST /ingest_packets, GET /health, GET /api/raw_packets/last/{count})
+  front         http://127.0.0.1:$port/  (POST /ingest_packets, GET /health, GET /api/alerts, GET /api/raw_packets/last/{count})
   database      psql -d traffic_analyzer   (extension traffic_analyzer, tables raw_packets, aggregated_features, detected_alerts, models)
   scheduler     SELECT pid, backend_type FROM pg_stat_activity WHERE backend_type = 'traffic_analyzer scheduler';
   stop          kill \$(cat $PID_FILE)
