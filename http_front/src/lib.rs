@@ -11,6 +11,7 @@ pub mod health;
 pub mod ingest;
 pub mod predict;
 pub mod state;
+pub mod traffic;
 
 use std::sync::Arc;
 
@@ -29,6 +30,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/health", get(health::health))
         .route("/api/raw_packets/last/{count}", get(api::last_raw_packets))
         .route("/api/alerts", get(alerts::list_alerts))
+        .route("/api/last10", get(traffic::last10))
+        .route("/api/alltraffic", get(traffic::all_traffic))
         .route("/predict", post(predict::predict))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())
