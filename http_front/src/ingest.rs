@@ -67,6 +67,9 @@ pub async fn ingest_packets(
     if decoded.count > 0 {
         ensure_partitions(&state, &decoded.days).await?;
         duplicate = !store(&state, &decoded, batch_id.as_deref(), sensor.as_deref()).await?;
+        if !duplicate {
+            state.metrics.packets_ingested.inc_by(decoded.count as u64);
+        }
     }
     tracing::info!(
         packets = decoded.count,

@@ -9,6 +9,7 @@ pub mod db;
 pub mod error;
 pub mod health;
 pub mod ingest;
+pub mod metrics;
 pub mod predict;
 pub mod state;
 pub mod traffic;
@@ -33,6 +34,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/last10", get(traffic::last10))
         .route("/api/alltraffic", get(traffic::all_traffic))
         .route("/predict", post(predict::predict))
+        .route("/metrics", get(metrics::metrics))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

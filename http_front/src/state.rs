@@ -17,6 +17,7 @@ pub struct AppState {
     pub known_partitions: Mutex<HashSet<i32>>,
     /// Database-issued tokens recently confirmed: token -> (sensor, when).
     pub token_cache: Mutex<HashMap<String, (String, Instant)>>,
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
@@ -27,6 +28,7 @@ impl AppState {
             copy_statement: crate::copy_binary::copy_statement(),
             known_partitions: Mutex::new(HashSet::new()),
             token_cache: Mutex::new(HashMap::new()),
+            metrics: crate::metrics::Metrics::new(),
         }
     }
 }

@@ -1,0 +1,136 @@
+//! `GET /metrics` in Prometheus' text format: what the front counts itself (packets ingested,
+//! batches refused and why, request latencies by route) and what the database knows at scrape
+//! time (materialization lag per window size, alerts by type and severity).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus::{Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub struct Metrics {
+    registry: Registry,
+    pub packets_ingested: IntCounter,
+    batches_rejected: IntCounterVec,
+    request_seconds: HistogramVec,
+    lag_seconds: GaugeVec,
+    alerts: GaugeVec,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let packets_ingested = IntCounter::new(
+            "traffic_front_packets_ingested_total",
+            "Packets stored by POST /ingest_packets (committed; a retried batch counts once)",
+        )
+        .expect("valid metric");
+        let batches_rejected = IntCounterVec::new(
+            Opts::new("traffic_front_batches_rejected_total", "Batches refused by POST /ingest_packets, by reason"),
+            &["reason"],
+        )
+        .expect("valid metric");
+        let request_seconds = HistogramVec::new(
+            HistogramOpts::new("traffic_front_request_duration_seconds", "Request latency by route and status")
+                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0]),
+            &["route", "status"],
+        )
+        .expect("valid metric");
+        let lag_seconds = GaugeVec::new(
+            Opts::new(
+                "traffic_materialization_lag_seconds",
+                "Event time between the newest packet and the end of the materialized windows, by window size",
+            ),
+            &["window_seconds"],
+        )
+        .expect("valid metric");
+        let alerts = GaugeVec::new(
+            Opts::new("traffic_alerts", "Alerts in detected_alerts, by type and severity"),
+            &["alert_type", "severity"],
+        )
+        .expect("valid metric");
+        for metric in [
+            Box::new(packets_ingested.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(batches_rejected.clone()),
+            Box::new(request_seconds.clone()),
+            Box::new(lag_seconds.clone()),
+            Box::new(alerts.clone()),
+        ] {
+            registry.register(metric).expect("metric names are unique");
+        }
+        Metrics { registry, packets_ingested, batches_rejected, request_seconds, lag_seconds, alerts }
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+/// Why a batch was refused, from the status the front answered with.
+fn rejection_reason(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "malformed",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        _ => "error",
+    }
+}
+
+/// Middleware: every request's latency by route (the route pattern, not the raw path, so
+/// `/api/raw_packets/last/{count}` is one series), and refused ingest batches by reason.
+pub async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let route =
+        request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status();
+    let metrics = &state.metrics;
+    metrics
+        .request_seconds
+        .with_label_values(&[route.as_str(), status.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    if route == "/ingest_packets" && !status.is_success() {
+        metrics.batches_rejected.with_label_values(&[rejection_reason(status)]).inc();
+    }
+    response
+}
+
+const LAG_SQL: &str = "
+SELECT p.window_seconds::text, extract(epoch FROM j.newest_event - p.materialized_until)::float8
+FROM window_progress p JOIN window_jobs j USING (job)
+WHERE j.newest_event IS NOT NULL AND p.materialized_until IS NOT NULL";
+
+const ALERTS_SQL: &str = "SELECT alert_type, severity, count(*)::float8 FROM detected_alerts GROUP BY 1, 2";
+
+/// `GET /metrics`.
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
+    let client = state.pool.get().await?;
+    let lag = client.query(LAG_SQL, &[]).await?;
+    let alerts = client.query(ALERTS_SQL, &[]).await?;
+    drop(client);
+    let m = &state.metrics;
+    m.lag_seconds.reset();
+    for row in &lag {
+        m.lag_seconds.with_label_values(&[row.get::<_, &str>(0)]).set(row.get(1));
+    }
+    m.alerts.reset();
+    for row in &alerts {
+        m.alerts.with_label_values(&[row.get::<_, &str>(0), row.get::<_, &str>(1)]).set(row.get(2));
+    }
+    let mut body = Vec::new();
+    prometheus::TextEncoder::new()
+        .encode(&m.registry.gather(), &mut body)
+        .map_err(|e| ApiError::Internal(format!("encoding metrics: {e}")))?;
+    Ok(([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], body).into_response())
+}
