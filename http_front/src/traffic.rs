@@ -26,7 +26,8 @@ fn invalid(field: &str, message: String) -> ApiError {
     ApiError::unprocessable(message, vec![json!("query"), json!(field)])
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct Last10Query {
     /// Window size in seconds (default 5).
@@ -62,7 +63,8 @@ fn window_seconds(value: Option<i32>) -> Result<Option<i32>, ApiError> {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AllTrafficQuery {
     pub window_seconds: Option<i32>,
