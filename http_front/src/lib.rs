@@ -11,6 +11,7 @@ pub mod health;
 pub mod ingest;
 pub mod metrics;
 pub mod openapi;
+pub mod pages;
 pub mod predict;
 pub mod state;
 pub mod traffic;
@@ -37,6 +38,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/predict", post(predict::predict))
         .route("/metrics", get(metrics::metrics))
         .route("/openapi.json", get(openapi::openapi_json))
+        .route("/alerts", get(pages::alerts_page))
+        .route("/alerts/{id}", get(pages::alert_page))
+        .route("/assets/{name}", get(pages::asset))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TraceLayer::new_for_http())

@@ -1,0 +1,256 @@
+//! Server-rendered pages (askama templates in `templates/`), and the static assets they use,
+//! compiled into the binary (Chart.js vendored from its npm package: no CDN).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+const PAGE_SIZE: i64 = 50;
+const SEVERITIES: [&str; 4] = ["Critical", "High", "Medium", "Low"];
+/// How timestamps read on the pages (UTC).
+const TIME_FORMAT: &str = "YYYY-MM-DD HH24:MI:SS";
+
+fn render(template: &impl Template) -> Result<Response, ApiError> {
+    let html = template.render().map_err(|e| ApiError::Internal(format!("rendering a page: {e}")))?;
+    Ok(Html(html).into_response())
+}
+
+fn invalid(field: &str, message: String) -> ApiError {
+    ApiError::unprocessable(message, vec![json!("query"), json!(field)])
+}
+
+/// An empty form field is no filter.
+fn filled(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AlertsPageQuery {
+    #[serde(rename = "type")]
+    pub alert_type: Option<String>,
+    pub severity: Option<String>,
+    pub ip: Option<String>,
+    pub before_id: Option<i64>,
+}
+
+pub struct AlertRow {
+    pub id: i64,
+    pub alert_type: String,
+    pub severity: String,
+    pub source: String,
+    pub destination: String,
+    pub confidence: String,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub window_count: i32,
+    pub description: String,
+}
+
+#[derive(Template)]
+#[template(path = "alerts.html")]
+struct AlertsPage {
+    alerts: Vec<AlertRow>,
+    severities: [&'static str; 4],
+    filter_type: String,
+    filter_severity: String,
+    filter_ip: String,
+    next_page: Option<String>,
+}
+
+static ALERT_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "id, alert_type, severity, coalesce(host(source_ip), ''), coalesce(host(destination_ip), ''),
+         confidence, to_char(first_seen AT TIME ZONE 'UTC', '{TIME_FORMAT}'),
+         to_char(last_seen AT TIME ZONE 'UTC', '{TIME_FORMAT}'), window_count, description"
+    )
+});
+
+fn alert_row(row: &tokio_postgres::Row) -> AlertRow {
+    AlertRow {
+        id: row.get(0),
+        alert_type: row.get(1),
+        severity: row.get(2),
+        source: row.get(3),
+        destination: row.get(4),
+        confidence: format!("{:.1}%", row.get::<_, f64>(5) * 100.0),
+        first_seen: row.get(6),
+        last_seen: row.get(7),
+        window_count: row.get(8),
+        description: row.get(9),
+    }
+}
+
+/// `GET /alerts`: alerts newest first, filtered by type, severity and address, 50 a page.
+pub async fn alerts_page(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<AlertsPageQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::unprocessable(e.body_text(), vec![json!("query")]))?;
+    let (alert_type, severity, ip) = (filled(q.alert_type), filled(q.severity), filled(q.ip));
+    if let Some(s) = severity.as_deref().filter(|s| !SEVERITIES.contains(s)) {
+        return Err(invalid("severity", format!("severity must be one of {SEVERITIES:?}, got {s:?}")));
+    }
+    if let Some(a) = ip.as_deref().filter(|a| a.parse::<IpAddr>().is_err()) {
+        return Err(invalid("ip", format!("ip must be an IPv4 or IPv6 address, got {a:?}")));
+    }
+    let sql = format!(
+        "SELECT {} FROM detected_alerts
+         WHERE ($1::text IS NULL OR alert_type = $1) AND ($2::text IS NULL OR severity = $2)
+           AND ($3::text IS NULL OR source_ip = $3::inet OR destination_ip = $3::inet)
+           AND ($4::int8 IS NULL OR id < $4)
+         ORDER BY id DESC LIMIT $5",
+        *ALERT_COLUMNS
+    );
+    let client = state.pool.get().await?;
+    let statement = client.prepare_cached(&sql).await?;
+    let rows = client.query(&statement, &[&alert_type, &severity, &ip, &q.before_id, &PAGE_SIZE]).await?;
+    let alerts: Vec<AlertRow> = rows.iter().map(alert_row).collect();
+    let next_page = (alerts.len() as i64 == PAGE_SIZE).then(|| {
+        let mut url = format!("/alerts?before_id={}", alerts.last().map_or(0, |a| a.id));
+        for (name, value) in [("type", &alert_type), ("severity", &severity), ("ip", &ip)] {
+            if let Some(v) = value {
+                url.push_str(&format!("&{name}={}", urlencode(v)));
+            }
+        }
+        url
+    });
+    render(&AlertsPage {
+        alerts,
+        severities: SEVERITIES,
+        filter_type: alert_type.unwrap_or_default(),
+        filter_severity: severity.unwrap_or_default(),
+        filter_ip: ip.unwrap_or_default(),
+        next_page,
+    })
+}
+
+/// Percent-encodes a query value (letters, digits and `-._~` stay).
+fn urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub struct WindowLine {
+    pub window_seconds: i32,
+    pub window_start: String,
+    pub scope: String,
+    pub host: String,
+    pub packets: i64,
+    pub label: String,
+    pub confidence: String,
+}
+
+pub struct PacketLine {
+    pub ts: String,
+    pub source: String,
+    pub destination: String,
+    pub protocol: String,
+    pub length: i32,
+    pub flags: String,
+}
+
+#[derive(Template)]
+#[template(path = "alert.html")]
+struct AlertPage {
+    alert: AlertRow,
+    /// The explanation as JSON (for the chart; escaped into an attribute by the template).
+    explanation_json: String,
+    windows: Vec<WindowLine>,
+    packets: Vec<PacketLine>,
+}
+
+const ALERT_WINDOWS_SQL: &str = "
+SELECT w.window_seconds, to_char(w.window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), w.scope,
+       coalesce(host(w.host), ''), coalesce(f.total_packets, 0), coalesce(f.predicted_label, ''),
+       coalesce(f.confidence, 0)
+FROM alert_windows w
+LEFT JOIN aggregated_features f ON f.window_seconds = w.window_seconds AND f.window_start = w.window_start
+     AND f.scope = w.scope AND f.host IS NOT DISTINCT FROM w.host
+WHERE w.alert_id = $1
+ORDER BY w.window_start, w.window_seconds, w.scope
+LIMIT 200";
+
+const SAMPLE_PACKETS_SQL: &str = "
+SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'),
+       coalesce(host(src_ip), '') || coalesce(':' || src_port, ''),
+       coalesce(host(dst_ip), '') || coalesce(':' || dst_port, ''),
+       coalesce(protocol, ''), length,
+       concat_ws(',', CASE WHEN tcp_syn THEN 'SYN' END, CASE WHEN tcp_ack THEN 'ACK' END,
+                 CASE WHEN tcp_fin THEN 'FIN' END, CASE WHEN tcp_rst THEN 'RST' END, CASE WHEN tcp_psh THEN 'PSH' END)
+FROM raw_packets
+WHERE ts >= (SELECT first_seen FROM detected_alerts WHERE id = $1)
+  AND ts <= (SELECT last_seen FROM detected_alerts WHERE id = $1)
+  AND ($2::text IS NULL OR src_ip = $2::inet) AND ($3::text IS NULL OR dst_ip = $3::inet)
+ORDER BY ts
+LIMIT 20";
+
+/// `GET /alerts/{id}`: one alert, its explanation as a chart, the windows behind it and sample
+/// packets from its source to its destination while it lasted.
+pub async fn alert_page(State(state): State<Arc<AppState>>, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    let client = state.pool.get().await?;
+    let sql = format!(
+        "SELECT {}, coalesce(explanation, '[]'::jsonb)::text FROM detected_alerts WHERE id = $1",
+        *ALERT_COLUMNS
+    );
+    let Some(row) = client.query_opt(&sql, &[&id]).await? else {
+        return Ok((StatusCode::NOT_FOUND, Html(format!("<h1>No alert {id}</h1>"))).into_response());
+    };
+    let alert = alert_row(&row);
+    let explanation_json: String = row.get(10);
+    let windows = client
+        .query(ALERT_WINDOWS_SQL, &[&id])
+        .await?
+        .iter()
+        .map(|r| WindowLine {
+            window_seconds: r.get(0),
+            window_start: r.get(1),
+            scope: r.get(2),
+            host: r.get(3),
+            packets: r.get(4),
+            label: r.get(5),
+            confidence: format!("{:.1}%", r.get::<_, f64>(6) * 100.0),
+        })
+        .collect();
+    let source = Some(alert.source.clone()).filter(|s| !s.is_empty());
+    let destination = Some(alert.destination.clone()).filter(|s| !s.is_empty());
+    let packets = client
+        .query(SAMPLE_PACKETS_SQL, &[&id, &source, &destination])
+        .await?
+        .iter()
+        .map(|r| PacketLine {
+            ts: r.get(0),
+            source: r.get(1),
+            destination: r.get(2),
+            protocol: r.get(3),
+            length: r.get(4),
+            flags: r.get(5),
+        })
+        .collect();
+    render(&AlertPage { alert, explanation_json, windows, packets })
+}
+
+/// Static assets compiled into the binary.
+pub async fn asset(Path(name): Path<String>) -> Response {
+    let (body, content_type): (&'static [u8], &str) = match name.as_str() {
+        "chart.umd.min.js" => (include_bytes!("../assets/vendor/chart.js/chart.umd.min.js"), "text/javascript"),
+        "alert.js" => (include_bytes!("../assets/alert.js"), "text/javascript"),
+        "app.css" => (include_bytes!("../assets/app.css"), "text/css"),
+        _ => return (StatusCode::NOT_FOUND, "no such asset").into_response(),
+    };
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
+}

@@ -1,0 +1,109 @@
+//! Pages in a real browser (headless Chromium) against the real front, on a database filled by
+//! replaying a held-back SYN flood capture: pages load without console errors, tables fill,
+//! filters and paging links work, the explanation chart draws. Screenshots are kept in
+//! target/<profile>/e2e-logs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use e2e::{copy_packets, Front, TestDb};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// The page's DOM after its scripts ran, and the browser console's lines.
+fn browse(url: &str, screenshot: &Path) -> (String, Vec<String>) {
+    let run = |extra: &[&str]| {
+        Command::new(CHROMIUM)
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            .args(["--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000", "--window-size=1280,1400"])
+            .args(extra)
+            .arg(url)
+            .output()
+            .expect("chromium runs (apt install chromium)")
+    };
+    let dom = run(&["--dump-dom"]);
+    assert!(dom.status.success(), "chromium failed: {}", String::from_utf8_lossy(&dom.stderr));
+    let console =
+        String::from_utf8_lossy(&dom.stderr).lines().filter(|l| l.contains(":CONSOLE")).map(str::to_string).collect();
+    let shot = run(&[&format!("--screenshot={}", screenshot.display())]);
+    assert!(shot.status.success() && screenshot.exists(), "screenshot of {url}");
+    (String::from_utf8_lossy(&dom.stdout).into_owned(), console)
+}
+
+fn artifacts() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>").join("e2e-logs").join("screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir
+}
+
+/// The packets of a held-back capture (tests/captures), parsed as the sensor parses them.
+fn capture_packets(name: &str) -> Vec<traffic_core::Packet> {
+    let gz = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures").join(format!("{name}.pcap.gz"));
+    let pcap = std::env::temp_dir().join(format!("ta-pages-{}-{name}.pcap", std::process::id()));
+    let mut reader = flate2::read::GzDecoder::new(std::fs::File::open(&gz).expect("capture"));
+    std::io::copy(&mut reader, &mut std::fs::File::create(&pcap).expect("unpacked")).expect("gunzip");
+    let mut replay = sensor::source::FileReplay::open(std::slice::from_ref(&pcap));
+    let mut stats = sensor::parse::ParseStats::default();
+    let mut packets = Vec::new();
+    replay.for_each(|s| {
+        packets.push(sensor::parse::parse_frame(
+            s.link,
+            &s.frame.data,
+            s.frame.wire_len,
+            s.frame.timestamp,
+            s.interface,
+            &mut stats,
+        ));
+    });
+    let _ = std::fs::remove_file(&pcap);
+    packets
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alert_pages_render_fill_filter_and_chart_in_a_browser() {
+    let db = TestDb::create("ta_e2e_pages").await.expect("db");
+    let model = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/default.json")).unwrap();
+    db.admin.execute("SELECT load_model('default', $1)", &[&model]).await.expect("model");
+    copy_packets(&db.admin, &capture_packets("syn_flood-3")).await.expect("copy");
+    db.admin
+        .batch_execute(
+            "UPDATE window_invalidations SET recorded_at = recorded_at - interval '1 hour';
+             SET traffic_analyzer.allowed_lateness = 0;
+             SELECT run_jobs();",
+        )
+        .await
+        .expect("jobs");
+    let alert_id = db.count("SELECT min(id) FROM detected_alerts WHERE alert_type = 'SYN_Flood'").await;
+    let front = Front::start(&db.front_url().expect("url"), &[]).await.expect("front");
+    let shots = artifacts();
+
+    let (dom, console) = browse(&front.url("/alerts"), &shots.join("alerts.png"));
+    assert!(console.is_empty(), "console: {console:#?}");
+    assert!(dom.contains("<table id=\"alerts\">") && dom.contains("SYN_Flood"), "{dom}");
+    assert!(dom.contains(&format!("href=\"/alerts/{alert_id}\"")), "rows link to their alert");
+    assert!(dom.contains("10.77.0.66") && dom.contains("10.77.0.10"), "attacker and victim shown");
+
+    let (dom, console) = browse(&front.url("/alerts?severity=Low&type=&ip="), &shots.join("alerts-filtered.png"));
+    assert!(console.is_empty(), "console: {console:#?}");
+    assert!(dom.contains("No alerts match.") && !dom.contains("SYN_Flood</td>"), "the filter applies");
+    let (dom, _) = browse(&front.url("/alerts?ip=10.77.0.66"), &shots.join("alerts-ip.png"));
+    assert!(dom.contains("SYN_Flood</td>"), "filtered by the attacker's address");
+
+    let (dom, console) = browse(&front.url(&format!("/alerts/{alert_id}")), &shots.join("alert.png"));
+    assert!(console.is_empty(), "console: {console:#?}");
+    let drawn = dom.split("data-drawn=\"").nth(1).and_then(|s| s.split('"').next()).and_then(|n| n.parse::<u32>().ok());
+    assert!(drawn.is_some_and(|n| n > 0), "the explanation chart drew its bars: {drawn:?}");
+    let windows =
+        dom.split("<table id=\"windows\">").nth(1).unwrap_or_default().split("</table>").next().unwrap_or_default();
+    assert!(windows.matches("<tr>").count() > 1, "the windows behind it are listed");
+    let packets =
+        dom.split("<table id=\"packets\">").nth(1).unwrap_or_default().split("</table>").next().unwrap_or_default();
+    assert!(packets.matches("<tr>").count() > 1 && packets.contains("SYN"), "sample packets are listed");
+
+    let missing = reqwest::get(front.url("/alerts/999999")).await.unwrap();
+    assert_eq!(missing.status(), reqwest::StatusCode::NOT_FOUND);
+    let asset = reqwest::get(front.url("/assets/chart.umd.min.js")).await.unwrap();
+    assert_eq!(asset.status(), reqwest::StatusCode::OK);
+    assert!(asset.text().await.unwrap().contains("Chart"), "Chart.js is served from the binary");
+}
