@@ -254,3 +254,131 @@ pub async fn asset(Path(name): Path<String>) -> Response {
     };
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
 }
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AllTrafficPageQuery {
+    pub window_seconds: Option<String>,
+    pub scope: Option<String>,
+    pub label: Option<String>,
+    pub ip: Option<String>,
+    pub cursor: Option<String>,
+}
+
+pub struct TrafficLine {
+    pub window_start: String,
+    pub window_seconds: i32,
+    pub scope: String,
+    pub host: String,
+    pub packets: i64,
+    pub bytes: i64,
+    pub rate: String,
+    pub label: String,
+    pub confidence: String,
+}
+
+#[derive(Template)]
+#[template(path = "alltraffic.html")]
+struct AllTrafficPage {
+    rows: Vec<TrafficLine>,
+    sizes: [i32; 3],
+    scopes: [&'static str; 3],
+    filter_seconds: Option<i32>,
+    filter_scope: String,
+    filter_label: String,
+    filter_ip: String,
+    next_page: Option<String>,
+}
+
+const TRAFFIC_PAGE_SQL: &str = "
+SELECT to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), window_seconds, scope,
+       coalesce(host(host), ''), total_packets, total_bytes, coalesce(packets_per_sec, 0),
+       coalesce(predicted_label, ''), confidence, window_start, id
+FROM aggregated_features
+WHERE ($1::int4 IS NULL OR window_seconds = $1)
+  AND ($2::text IS NULL OR scope = $2)
+  AND ($3::text IS NULL OR predicted_label = $3)
+  AND ($4::text IS NULL OR host = $4::inet)
+  AND ($5::timestamptz IS NULL OR (window_start <= $5 AND (window_start, id) < ($5, $6)))
+ORDER BY window_start DESC, id DESC
+LIMIT $7";
+
+/// `GET /alltraffic_page`: every window row, newest first, filtered, 50 a page (keyset paging:
+/// the whole table is never loaded).
+pub async fn all_traffic_page(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<AllTrafficPageQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    use crate::traffic::Cursor;
+    let Query(q) = query.map_err(|e| ApiError::unprocessable(e.body_text(), vec![json!("query")]))?;
+    let seconds =
+        match filled(q.window_seconds) {
+            Some(s) => Some(s.parse::<i32>().ok().filter(|s| (1..=86_400).contains(s)).ok_or_else(|| {
+                invalid("window_seconds", format!("window_seconds must be from 1 to 86400, got {s:?}"))
+            })?),
+            None => None,
+        };
+    let (scope, label, ip) = (filled(q.scope), filled(q.label), filled(q.ip));
+    if let Some(s) = scope.as_deref().filter(|s| !["global", "src_host", "dst_host"].contains(s)) {
+        return Err(invalid("scope", format!("scope must be global, src_host or dst_host, got {s:?}")));
+    }
+    if let Some(a) = ip.as_deref().filter(|a| a.parse::<IpAddr>().is_err()) {
+        return Err(invalid("ip", format!("ip must be an IPv4 or IPv6 address, got {a:?}")));
+    }
+    let cursor = match filled(q.cursor) {
+        Some(text) => {
+            Some(Cursor::decode(&text).ok_or_else(|| invalid("cursor", format!("not a page cursor: {text:?}")))?)
+        }
+        None => None,
+    };
+    let client = state.pool.get().await?;
+    let statement = client.prepare_cached(TRAFFIC_PAGE_SQL).await?;
+    let found = client
+        .query(
+            &statement,
+            &[
+                &seconds,
+                &scope,
+                &label,
+                &ip,
+                &cursor.as_ref().map(|c| c.window_start),
+                &cursor.as_ref().map(|c| c.id),
+                &PAGE_SIZE,
+            ],
+        )
+        .await?;
+    let rows: Vec<TrafficLine> = found
+        .iter()
+        .map(|r| TrafficLine {
+            window_start: r.get(0),
+            window_seconds: r.get(1),
+            scope: r.get(2),
+            host: r.get(3),
+            packets: r.get(4),
+            bytes: r.get(5),
+            rate: format!("{:.1}", r.get::<_, f64>(6)),
+            label: r.get(7),
+            confidence: r.get::<_, Option<f64>>(8).map(|c| format!("{:.1}%", c * 100.0)).unwrap_or_default(),
+        })
+        .collect();
+    let next_page = (found.len() as i64 == PAGE_SIZE).then(|| found.last()).flatten().map(|last| {
+        let cursor = Cursor { window_start: last.get(9), id: last.get(10) }.encode();
+        let mut url = format!("/alltraffic_page?cursor={cursor}");
+        let seconds_text = seconds.map(|s| s.to_string());
+        for (name, value) in [("window_seconds", &seconds_text), ("scope", &scope), ("label", &label), ("ip", &ip)] {
+            if let Some(v) = value {
+                url.push_str(&format!("&{name}={}", urlencode(v)));
+            }
+        }
+        url
+    });
+    render(&AllTrafficPage {
+        rows,
+        sizes: [5, 30, 180],
+        scopes: ["global", "src_host", "dst_host"],
+        filter_seconds: seconds,
+        filter_scope: scope.unwrap_or_default(),
+        filter_label: label.unwrap_or_default(),
+        filter_ip: ip.unwrap_or_default(),
+        next_page,
+    })
+}

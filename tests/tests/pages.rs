@@ -61,7 +61,7 @@ fn capture_packets(name: &str) -> Vec<traffic_core::Packet> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn alert_pages_render_fill_filter_and_chart_in_a_browser() {
+async fn pages_render_fill_filter_page_and_chart_in_a_browser() {
     let db = TestDb::create("ta_e2e_pages").await.expect("db");
     let model = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/default.json")).unwrap();
     db.admin.execute("SELECT load_model('default', $1)", &[&model]).await.expect("model");
@@ -100,6 +100,31 @@ async fn alert_pages_render_fill_filter_and_chart_in_a_browser() {
     let packets =
         dom.split("<table id=\"packets\">").nth(1).unwrap_or_default().split("</table>").next().unwrap_or_default();
     assert!(packets.matches("<tr>").count() > 1 && packets.contains("SYN"), "sample packets are listed");
+
+    // All traffic: 50 windows a page, the next page by its link, filters.
+    let rows_of = |dom: &str| -> Vec<String> {
+        let body =
+            dom.split("<table id=\"windows\">").nth(1).unwrap_or_default().split("</table>").next().unwrap_or_default();
+        body.split("<tr class=").skip(1).map(|r| r.split("</tr>").next().unwrap_or_default().to_string()).collect()
+    };
+    let (dom, console) = browse(&front.url("/alltraffic_page"), &shots.join("alltraffic.png"));
+    assert!(console.is_empty(), "console: {console:#?}");
+    let first = rows_of(&dom);
+    assert_eq!(first.len(), 50, "a page of 50");
+    let older = dom.split("id=\"older\" href=\"").nth(1).and_then(|s| s.split('"').next()).expect("an older page");
+    let (dom, _) = browse(&front.url(&older.replace("&amp;", "&")), &shots.join("alltraffic-2.png"));
+    let second = rows_of(&dom);
+    assert!(!second.is_empty() && second.iter().all(|r| !first.contains(r)), "the next page holds other windows");
+    let (dom, _) = browse(
+        &front.url("/alltraffic_page?label=SYN_Flood&scope=src_host&window_seconds=5"),
+        &shots.join("alltraffic-flood.png"),
+    );
+    let flood = rows_of(&dom);
+    assert!(
+        !flood.is_empty()
+            && flood.iter().all(|r| r.contains("SYN_Flood") && r.contains("10.77.0.66") && r.contains("5 s")),
+        "{flood:#?}"
+    );
 
     let missing = reqwest::get(front.url("/alerts/999999")).await.unwrap();
     assert_eq!(missing.status(), reqwest::StatusCode::NOT_FOUND);
