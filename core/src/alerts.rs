@@ -213,7 +213,8 @@ pub fn format_value(name: &str, value: f64) -> String {
     }
 }
 
-fn thousands(value: f64) -> String {
+/// A whole number with thousands separators: 1,234,567.
+pub fn thousands(value: f64) -> String {
     let digits = format!("{:.0}", value.abs());
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -38,6 +38,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/predict", post(predict::predict))
         .route("/metrics", get(metrics::metrics))
         .route("/openapi.json", get(openapi::openapi_json))
+        .route("/", get(pages::overview))
         .route("/alltraffic_page", get(pages::all_traffic_page))
         .route("/alerts", get(pages::alerts_page))
         .route("/alerts/{id}", get(pages::alert_page))

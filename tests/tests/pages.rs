@@ -126,6 +126,36 @@ async fn pages_render_fill_filter_page_and_chart_in_a_browser() {
         "{flood:#?}"
     );
 
+    // The overview: counters, the last 10 windows (filled again by the page's script), the rate
+    // charts of every window size, the alert timeline, top talkers and targets.
+    let (dom, console) = browse(&front.url("/"), &shots.join("overview.png"));
+    assert!(console.is_empty(), "console: {console:#?}");
+    let last10 =
+        dom.split("<table id=\"last10\"").nth(1).unwrap_or_default().split("</table>").next().unwrap_or_default();
+    assert!(!last10.contains("data-refreshes=\"0\""), "the script refreshed the table: {last10}");
+    let windows = db
+        .count("SELECT least(count(*), 10) FROM aggregated_features WHERE window_seconds = 5 AND scope = 'global'")
+        .await;
+    assert_eq!(last10.matches("<tr>").count() as i64, windows + 1, "a header and the newest windows (at most 10)");
+    // The `data-drawn` attribute of the element whose tag holds `marker`.
+    let drawn_of = |marker: &str| -> Option<u32> {
+        let tag = dom.split(marker).nth(1)?.split('>').next()?;
+        tag.split("data-drawn=\"").nth(1)?.split('"').next()?.parse().ok()
+    };
+    for size in [5, 30, 180] {
+        let drawn = drawn_of(&format!("data-window=\"{size}\""));
+        assert!(drawn.is_some_and(|n| n > 0), "{size} s rate chart drew: {drawn:?}");
+    }
+    let timeline = drawn_of("id=\"timeline\"");
+    assert!(timeline.is_some_and(|n| n > 0), "the alert timeline drew: {timeline:?}");
+    let talkers =
+        dom.split("<table id=\"talkers\">").nth(1).unwrap_or_default().split("</table>").next().unwrap_or_default();
+    assert!(talkers.contains("10.77.0.66"), "the attacker is the top talker: {talkers}");
+    let targets =
+        dom.split("<table id=\"targets\">").nth(1).unwrap_or_default().split("</table>").next().unwrap_or_default();
+    assert!(targets.contains("10.77.0.10"), "the victim is a top target: {targets}");
+    assert!(dom.contains("default v1"), "the model in use is shown");
+
     let missing = reqwest::get(front.url("/alerts/999999")).await.unwrap();
     assert_eq!(missing.status(), reqwest::StatusCode::NOT_FOUND);
     let asset = reqwest::get(front.url("/assets/chart.umd.min.js")).await.unwrap();
