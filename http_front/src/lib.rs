@@ -41,6 +41,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", get(pages::overview))
         .route("/alltraffic_page", get(pages::all_traffic_page))
         .route("/alerts", get(pages::alerts_page))
+        .route("/packets", get(pages::packets_page))
         .route("/alerts/{id}", get(pages::alert_page))
         .route("/assets/{name}", get(pages::asset))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))

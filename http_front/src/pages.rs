@@ -341,7 +341,7 @@ pub async fn all_traffic_page(
                 &scope,
                 &label,
                 &ip,
-                &cursor.as_ref().map(|c| c.window_start),
+                &cursor.as_ref().map(|c| c.at),
                 &cursor.as_ref().map(|c| c.id),
                 &PAGE_SIZE,
             ],
@@ -362,7 +362,7 @@ pub async fn all_traffic_page(
         })
         .collect();
     let next_page = (found.len() as i64 == PAGE_SIZE).then(|| found.last()).flatten().map(|last| {
-        let cursor = Cursor { window_start: last.get(9), id: last.get(10) }.encode();
+        let cursor = Cursor { at: last.get(9), id: last.get(10) }.encode();
         let mut url = format!("/alltraffic_page?cursor={cursor}");
         let seconds_text = seconds.map(|s| s.to_string());
         for (name, value) in [("window_seconds", &seconds_text), ("scope", &scope), ("label", &label), ("ip", &ip)] {
@@ -480,5 +480,153 @@ pub async fn overview(State(state): State<Arc<AppState>>) -> Result<Response, Ap
         sizes: [5, 30, 180],
         talkers,
         targets,
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PacketsPageQuery {
+    pub ip: Option<String>,
+    pub port: Option<String>,
+    pub protocol: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// `<Unix µs>.<id>` of the last packet of the previous page.
+    pub cursor: Option<String>,
+}
+
+pub struct PacketRow {
+    pub ts: String,
+    pub source: String,
+    pub destination: String,
+    pub protocol: String,
+    pub length: i32,
+    pub flags: String,
+    pub info: String,
+}
+
+#[derive(Template)]
+#[template(path = "packets.html")]
+struct PacketsPage {
+    packets: Vec<PacketRow>,
+    filter_ip: String,
+    filter_port: String,
+    filter_protocol: String,
+    filter_from: String,
+    filter_to: String,
+    next_page: Option<String>,
+}
+
+const PACKETS_PAGE_SQL: &str = "
+SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'),
+       coalesce(host(src_ip), '') || coalesce(':' || src_port, ''),
+       coalesce(host(dst_ip), '') || coalesce(':' || dst_port, ''),
+       coalesce(protocol, ''), length,
+       concat_ws(',', CASE WHEN tcp_syn THEN 'SYN' END, CASE WHEN tcp_ack THEN 'ACK' END,
+                 CASE WHEN tcp_fin THEN 'FIN' END, CASE WHEN tcp_rst THEN 'RST' END, CASE WHEN tcp_psh THEN 'PSH' END),
+       concat_ws(' ', CASE WHEN dns_query IS NOT NULL THEN 'DNS ' || dns_query END,
+                 CASE WHEN http_method IS NOT NULL THEN http_method || ' ' || coalesce(http_host, '') || coalesce(http_path, '') END,
+                 CASE WHEN http_status IS NOT NULL THEN 'HTTP ' || http_status END,
+                 CASE WHEN icmp_type IS NOT NULL THEN 'ICMP type ' || icmp_type END),
+       ts, id
+FROM raw_packets
+WHERE ($1::text IS NULL OR src_ip = $1::inet OR dst_ip = $1::inet)
+  AND ($2::int4 IS NULL OR src_port = $2 OR dst_port = $2)
+  AND ($3::text IS NULL OR upper(protocol) = upper($3))
+  AND ($4::timestamptz IS NULL OR ts >= $4)
+  AND ($5::timestamptz IS NULL OR ts < $5)
+  AND ($6::timestamptz IS NULL OR (ts <= $6 AND (ts, id) < ($6, $7)))
+ORDER BY ts DESC, id DESC
+LIMIT $8";
+
+fn page_time(field: &str, text: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+    use chrono::TimeZone;
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    text.parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite())
+        .and_then(|s| chrono::Utc.timestamp_micros((s * 1e6) as i64).single())
+        .ok_or_else(|| invalid(field, format!("{field} must be an RFC 3339 time or Unix seconds, got {text:?}")))
+}
+
+/// `GET /packets`: stored packets newest first, filtered by address (either side), port (either
+/// side), protocol and time, 50 a page by keyset cursor.
+pub async fn packets_page(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<PacketsPageQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    use crate::traffic::Cursor;
+    let Query(q) = query.map_err(|e| ApiError::unprocessable(e.body_text(), vec![json!("query")]))?;
+    let (ip, port_text, protocol) = (filled(q.ip), filled(q.port), filled(q.protocol));
+    let (from_text, to_text) = (filled(q.from), filled(q.to));
+    if let Some(a) = ip.as_deref().filter(|a| a.parse::<IpAddr>().is_err()) {
+        return Err(invalid("ip", format!("ip must be an IPv4 or IPv6 address, got {a:?}")));
+    }
+    let port = match &port_text {
+        Some(p) => Some(
+            p.parse::<i32>()
+                .ok()
+                .filter(|p| (0..=65_535).contains(p))
+                .ok_or_else(|| invalid("port", format!("port must be from 0 to 65535, got {p:?}")))?,
+        ),
+        None => None,
+    };
+    let from = from_text.as_deref().map(|t| page_time("from", t)).transpose()?;
+    let to = to_text.as_deref().map(|t| page_time("to", t)).transpose()?;
+    let cursor = match filled(q.cursor) {
+        Some(text) => {
+            Some(Cursor::decode(&text).ok_or_else(|| invalid("cursor", format!("not a page cursor: {text:?}")))?)
+        }
+        None => None,
+    };
+    let client = state.pool.get().await?;
+    let statement = client.prepare_cached(PACKETS_PAGE_SQL).await?;
+    let found = client
+        .query(
+            &statement,
+            &[
+                &ip,
+                &port,
+                &protocol,
+                &from,
+                &to,
+                &cursor.as_ref().map(|c| c.at),
+                &cursor.as_ref().map(|c| c.id),
+                &PAGE_SIZE,
+            ],
+        )
+        .await?;
+    let packets: Vec<PacketRow> = found
+        .iter()
+        .map(|r| PacketRow {
+            ts: r.get(0),
+            source: r.get(1),
+            destination: r.get(2),
+            protocol: r.get(3),
+            length: r.get(4),
+            flags: r.get(5),
+            info: r.get(6),
+        })
+        .collect();
+    let next_page = (found.len() as i64 == PAGE_SIZE).then(|| found.last()).flatten().map(|last| {
+        let mut url = format!("/packets?cursor={}", Cursor { at: last.get(7), id: last.get(8) }.encode());
+        for (name, value) in
+            [("ip", &ip), ("port", &port_text), ("protocol", &protocol), ("from", &from_text), ("to", &to_text)]
+        {
+            if let Some(v) = value {
+                url.push_str(&format!("&{name}={}", urlencode(v)));
+            }
+        }
+        url
+    });
+    render(&PacketsPage {
+        packets,
+        filter_ip: ip.unwrap_or_default(),
+        filter_port: port_text.unwrap_or_default(),
+        filter_protocol: protocol.unwrap_or_default(),
+        filter_from: from_text.unwrap_or_default(),
+        filter_to: to_text.unwrap_or_default(),
+        next_page,
     })
 }

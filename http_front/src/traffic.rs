@@ -80,22 +80,23 @@ pub struct AllTrafficQuery {
     pub cursor: Option<String>,
 }
 
-/// Where a page ends: the last row's window start and id (rows are ordered by both, newest first).
+/// Where a page ends: the last row's time (a window's start, a packet's timestamp) and id; rows
+/// are ordered by both, newest first.
 #[derive(Debug, PartialEq)]
 pub struct Cursor {
-    pub window_start: DateTime<Utc>,
+    pub at: DateTime<Utc>,
     pub id: i64,
 }
 
 impl Cursor {
     pub fn encode(&self) -> String {
-        format!("{}.{}", self.window_start.timestamp_micros(), self.id)
+        format!("{}.{}", self.at.timestamp_micros(), self.id)
     }
 
     pub fn decode(text: &str) -> Option<Cursor> {
         let (micros, id) = text.split_once('.')?;
-        let window_start = Utc.timestamp_micros(micros.parse().ok()?).single()?;
-        Some(Cursor { window_start, id: id.parse().ok()? })
+        let at = Utc.timestamp_micros(micros.parse().ok()?).single()?;
+        Some(Cursor { at, id: id.parse().ok()? })
     }
 }
 
@@ -143,7 +144,7 @@ pub async fn all_traffic(
                 &q.scope,
                 &q.label,
                 &q.ip,
-                &cursor.as_ref().map(|c| c.window_start),
+                &cursor.as_ref().map(|c| c.at),
                 &cursor.as_ref().map(|c| c.id),
                 &limit,
             ],
@@ -152,7 +153,7 @@ pub async fn all_traffic(
     let mut response = crate::api::json_array_response(&rows);
     if rows.len() as i64 == limit {
         if let Some(last) = rows.last() {
-            let next = Cursor { window_start: last.get(1), id: last.get(2) }.encode();
+            let next = Cursor { at: last.get(1), id: last.get(2) }.encode();
             if let Ok(value) = HeaderValue::from_str(&next) {
                 response.headers_mut().insert(NEXT_CURSOR, value);
             }
@@ -167,7 +168,7 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
-        let c = Cursor { window_start: Utc.timestamp_micros(1_704_067_205_000_000).unwrap(), id: 42 };
+        let c = Cursor { at: Utc.timestamp_micros(1_704_067_205_000_000).unwrap(), id: 42 };
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
         for bad in ["", "12", "x.1", "1.y", "1.2.3"] {
             assert_eq!(Cursor::decode(bad), None, "{bad:?}");

@@ -156,6 +156,35 @@ async fn pages_render_fill_filter_page_and_chart_in_a_browser() {
     assert!(targets.contains("10.77.0.10"), "the victim is a top target: {targets}");
     assert!(dom.contains("default v1"), "the model in use is shown");
 
+    // Packets: 50 a page, the next page by its link, filters by address, port, protocol, time.
+    let packet_rows = |dom: &str| -> Vec<String> {
+        let body =
+            dom.split("<table id=\"packets\">").nth(1).unwrap_or_default().split("</table>").next().unwrap_or_default();
+        body.split("<tr>").skip(2).map(|r| r.split("</tr>").next().unwrap_or_default().to_string()).collect()
+    };
+    let (dom, console) = browse(&front.url("/packets"), &shots.join("packets.png"));
+    assert!(console.is_empty(), "console: {console:#?}");
+    let first = packet_rows(&dom);
+    assert_eq!(first.len(), 50, "a page of 50");
+    let older = dom.split("id=\"older\" href=\"").nth(1).and_then(|s| s.split('"').next()).expect("an older page");
+    let (dom, _) = browse(&front.url(&older.replace("&amp;", "&")), &shots.join("packets-2.png"));
+    let second = packet_rows(&dom);
+    assert!(!second.is_empty() && second.iter().all(|r| !first.contains(r)), "the next page holds other packets");
+    let (dom, _) = browse(
+        &front.url("/packets?ip=10.77.0.66&port=80&protocol=tcp&from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"),
+        &shots.join("packets-filtered.png"),
+    );
+    let filtered = packet_rows(&dom);
+    assert!(
+        !filtered.is_empty()
+            && filtered.iter().all(|r| r.contains("10.77.0.66") && r.contains(":80<") && r.contains("TCP")),
+        "{filtered:#?}"
+    );
+    let (dom, _) = browse(&front.url("/packets?to=2000-01-01T00:00:00Z"), &shots.join("packets-empty.png"));
+    assert!(dom.contains("No packets match."), "a time range without packets");
+    let bad = reqwest::get(front.url("/packets?port=99999")).await.unwrap();
+    assert_eq!(bad.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+
     let missing = reqwest::get(front.url("/alerts/999999")).await.unwrap();
     assert_eq!(missing.status(), reqwest::StatusCode::NOT_FOUND);
     let asset = reqwest::get(front.url("/assets/chart.umd.min.js")).await.unwrap();
