@@ -1,21 +1,19 @@
 //! `GET /api/alerts`: alerts the extension raised, newest first, with filters and keyset paging.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use chrono::{DateTime, TimeZone, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::ApiError;
+use crate::filters::{check_ip, check_severity, invalid, parse_time};
 use crate::state::AppState;
 
 pub const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 1000;
-const SEVERITIES: [&str; 4] = ["Critical", "High", "Medium", "Low"];
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -34,21 +32,6 @@ pub struct AlertQuery {
     pub limit: Option<i64>,
     /// Keyset cursor: only alerts with a smaller id (the last id of the previous page).
     pub before_id: Option<i64>,
-}
-
-fn invalid(field: &str, message: String) -> ApiError {
-    ApiError::unprocessable(message, vec![json!("query"), json!(field)])
-}
-
-fn parse_time(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    text.parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite())
-        .and_then(|s| Utc.timestamp_micros((s * 1e6) as i64).single())
-        .ok_or_else(|| invalid(field, format!("{field} must be an RFC 3339 time or Unix seconds, got {text:?}")))
 }
 
 const ALERTS_SQL: &str = "
@@ -73,12 +56,8 @@ pub async fn list_alerts(
     query: Result<Query<AlertQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::unprocessable(e.body_text(), vec![json!("query")]))?;
-    if let Some(s) = q.severity.as_deref().filter(|s| !SEVERITIES.contains(s)) {
-        return Err(invalid("severity", format!("severity must be one of {SEVERITIES:?}, got {s:?}")));
-    }
-    if let Some(ip) = q.ip.as_deref().filter(|ip| ip.parse::<IpAddr>().is_err()) {
-        return Err(invalid("ip", format!("ip must be an IPv4 or IPv6 address, got {ip:?}")));
-    }
+    check_severity(q.severity.as_deref())?;
+    check_ip(q.ip.as_deref())?;
     let from = q.from.as_deref().map(|t| parse_time("from", t)).transpose()?;
     let to = q.to.as_deref().map(|t| parse_time("to", t)).transpose()?;
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);

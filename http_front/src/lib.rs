@@ -7,6 +7,7 @@ pub mod config;
 pub mod copy_binary;
 pub mod db;
 pub mod error;
+pub mod filters;
 pub mod health;
 pub mod ingest;
 pub mod metrics;

@@ -1,7 +1,6 @@
 //! Server-rendered pages (askama templates in `templates/`), and the static assets they use,
 //! compiled into the binary (Chart.js vendored from its npm package: no CDN).
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use askama::Template;
@@ -13,10 +12,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::ApiError;
+use crate::filters::{check_ip, check_scope, check_severity, invalid, parse_time, Cursor, SCOPES, SEVERITIES};
 use crate::state::AppState;
 
 const PAGE_SIZE: i64 = 50;
-const SEVERITIES: [&str; 4] = ["Critical", "High", "Medium", "Low"];
 /// How timestamps read on the pages (UTC).
 const TIME_FORMAT: &str = "YYYY-MM-DD HH24:MI:SS";
 
@@ -25,8 +24,20 @@ fn render(template: &impl Template) -> Result<Response, ApiError> {
     Ok(Html(html).into_response())
 }
 
-fn invalid(field: &str, message: String) -> ApiError {
-    ApiError::unprocessable(message, vec![json!("query"), json!(field)])
+/// A probability as a percentage with one decimal.
+fn percent(p: f64) -> String {
+    format!("{:.1}%", p * 100.0)
+}
+
+/// The link to the next page: `path?first` plus the filters that are set.
+fn page_link(path: &str, first: (&str, String), filters: &[(&str, &Option<String>)]) -> String {
+    let mut url = format!("{path}?{}={}", first.0, urlencode(&first.1));
+    for (name, value) in filters {
+        if let Some(v) = value {
+            url.push_str(&format!("&{name}={}", urlencode(v)));
+        }
+    }
+    url
 }
 
 /// An empty form field is no filter.
@@ -82,7 +93,7 @@ fn alert_row(row: &tokio_postgres::Row) -> AlertRow {
         severity: row.get(2),
         source: row.get(3),
         destination: row.get(4),
-        confidence: format!("{:.1}%", row.get::<_, f64>(5) * 100.0),
+        confidence: percent(row.get(5)),
         first_seen: row.get(6),
         last_seen: row.get(7),
         window_count: row.get(8),
@@ -97,12 +108,8 @@ pub async fn alerts_page(
 ) -> Result<Response, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::unprocessable(e.body_text(), vec![json!("query")]))?;
     let (alert_type, severity, ip) = (filled(q.alert_type), filled(q.severity), filled(q.ip));
-    if let Some(s) = severity.as_deref().filter(|s| !SEVERITIES.contains(s)) {
-        return Err(invalid("severity", format!("severity must be one of {SEVERITIES:?}, got {s:?}")));
-    }
-    if let Some(a) = ip.as_deref().filter(|a| a.parse::<IpAddr>().is_err()) {
-        return Err(invalid("ip", format!("ip must be an IPv4 or IPv6 address, got {a:?}")));
-    }
+    check_severity(severity.as_deref())?;
+    check_ip(ip.as_deref())?;
     let sql = format!(
         "SELECT {} FROM detected_alerts
          WHERE ($1::text IS NULL OR alert_type = $1) AND ($2::text IS NULL OR severity = $2)
@@ -115,14 +122,12 @@ pub async fn alerts_page(
     let statement = client.prepare_cached(&sql).await?;
     let rows = client.query(&statement, &[&alert_type, &severity, &ip, &q.before_id, &PAGE_SIZE]).await?;
     let alerts: Vec<AlertRow> = rows.iter().map(alert_row).collect();
-    let next_page = (alerts.len() as i64 == PAGE_SIZE).then(|| {
-        let mut url = format!("/alerts?before_id={}", alerts.last().map_or(0, |a| a.id));
-        for (name, value) in [("type", &alert_type), ("severity", &severity), ("ip", &ip)] {
-            if let Some(v) = value {
-                url.push_str(&format!("&{name}={}", urlencode(v)));
-            }
-        }
-        url
+    let next_page = (alerts.len() as i64 == PAGE_SIZE).then(|| alerts.last()).flatten().map(|last| {
+        page_link(
+            "/alerts",
+            ("before_id", last.id.to_string()),
+            &[("type", &alert_type), ("severity", &severity), ("ip", &ip)],
+        )
     });
     render(&AlertsPage {
         alerts,
@@ -155,15 +160,6 @@ pub struct WindowLine {
     pub confidence: String,
 }
 
-pub struct PacketLine {
-    pub ts: String,
-    pub source: String,
-    pub destination: String,
-    pub protocol: String,
-    pub length: i32,
-    pub flags: String,
-}
-
 #[derive(Template)]
 #[template(path = "alert.html")]
 struct AlertPage {
@@ -171,7 +167,7 @@ struct AlertPage {
     /// The explanation as JSON (for the chart; escaped into an attribute by the template).
     explanation_json: String,
     windows: Vec<WindowLine>,
-    packets: Vec<PacketLine>,
+    packets: Vec<PacketRow>,
 }
 
 const ALERT_WINDOWS_SQL: &str = "
@@ -185,19 +181,44 @@ WHERE w.alert_id = $1
 ORDER BY w.window_start, w.window_seconds, w.scope
 LIMIT 200";
 
-const SAMPLE_PACKETS_SQL: &str = "
-SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'),
-       coalesce(host(src_ip), '') || coalesce(':' || src_port, ''),
-       coalesce(host(dst_ip), '') || coalesce(':' || dst_port, ''),
-       coalesce(protocol, ''), length,
-       concat_ws(',', CASE WHEN tcp_syn THEN 'SYN' END, CASE WHEN tcp_ack THEN 'ACK' END,
-                 CASE WHEN tcp_fin THEN 'FIN' END, CASE WHEN tcp_rst THEN 'RST' END, CASE WHEN tcp_psh THEN 'PSH' END)
-FROM raw_packets
-WHERE ts >= (SELECT first_seen FROM detected_alerts WHERE id = $1)
-  AND ts <= (SELECT last_seen FROM detected_alerts WHERE id = $1)
-  AND ($2::text IS NULL OR src_ip = $2::inet) AND ($3::text IS NULL OR dst_ip = $3::inet)
-ORDER BY ts
-LIMIT 20";
+/// A packet as the pages show it: time, source and destination (address:port), protocol,
+/// length, TCP flags, and what the application layer said (DNS name, HTTP request or status, ICMP
+/// type); then ts and id (for the next page's cursor).
+const PACKET_COLUMNS: &str = "
+to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'),
+coalesce(host(src_ip), '') || coalesce(':' || src_port, ''),
+coalesce(host(dst_ip), '') || coalesce(':' || dst_port, ''),
+coalesce(protocol, ''), length,
+concat_ws(',', CASE WHEN tcp_syn THEN 'SYN' END, CASE WHEN tcp_ack THEN 'ACK' END,
+          CASE WHEN tcp_fin THEN 'FIN' END, CASE WHEN tcp_rst THEN 'RST' END, CASE WHEN tcp_psh THEN 'PSH' END),
+concat_ws(' ', CASE WHEN dns_query IS NOT NULL THEN 'DNS ' || dns_query END,
+          CASE WHEN http_method IS NOT NULL THEN http_method || ' ' || coalesce(http_host, '') || coalesce(http_path, '') END,
+          CASE WHEN http_status IS NOT NULL THEN 'HTTP ' || http_status END,
+          CASE WHEN icmp_type IS NOT NULL THEN 'ICMP type ' || icmp_type END),
+ts, id";
+
+fn packet_row(r: &tokio_postgres::Row) -> PacketRow {
+    PacketRow {
+        ts: r.get(0),
+        source: r.get(1),
+        destination: r.get(2),
+        protocol: r.get(3),
+        length: r.get(4),
+        flags: r.get(5),
+        info: r.get(6),
+    }
+}
+
+static SAMPLE_PACKETS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {PACKET_COLUMNS} FROM raw_packets
+         WHERE ts >= (SELECT first_seen FROM detected_alerts WHERE id = $1)
+           AND ts <= (SELECT last_seen FROM detected_alerts WHERE id = $1)
+           AND ($2::text IS NULL OR src_ip = $2::inet) AND ($3::text IS NULL OR dst_ip = $3::inet)
+         ORDER BY ts
+         LIMIT 20"
+    )
+});
 
 /// `GET /alerts/{id}`: one alert, its explanation as a chart, the windows behind it and sample
 /// packets from its source to its destination while it lasted.
@@ -223,23 +244,16 @@ pub async fn alert_page(State(state): State<Arc<AppState>>, Path(id): Path<i64>)
             host: r.get(3),
             packets: r.get(4),
             label: r.get(5),
-            confidence: format!("{:.1}%", r.get::<_, f64>(6) * 100.0),
+            confidence: percent(r.get(6)),
         })
         .collect();
     let source = Some(alert.source.clone()).filter(|s| !s.is_empty());
     let destination = Some(alert.destination.clone()).filter(|s| !s.is_empty());
     let packets = client
-        .query(SAMPLE_PACKETS_SQL, &[&id, &source, &destination])
+        .query(SAMPLE_PACKETS_SQL.as_str(), &[&id, &source, &destination])
         .await?
         .iter()
-        .map(|r| PacketLine {
-            ts: r.get(0),
-            source: r.get(1),
-            destination: r.get(2),
-            protocol: r.get(3),
-            length: r.get(4),
-            flags: r.get(5),
-        })
+        .map(packet_row)
         .collect();
     render(&AlertPage { alert, explanation_json, windows, packets })
 }
@@ -290,18 +304,13 @@ struct AllTrafficPage {
     next_page: Option<String>,
 }
 
-const TRAFFIC_PAGE_SQL: &str = "
-SELECT to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), window_seconds, scope,
-       coalesce(host(host), ''), total_packets, total_bytes, coalesce(packets_per_sec, 0),
-       coalesce(predicted_label, ''), confidence, window_start, id
-FROM aggregated_features
-WHERE ($1::int4 IS NULL OR window_seconds = $1)
-  AND ($2::text IS NULL OR scope = $2)
-  AND ($3::text IS NULL OR predicted_label = $3)
-  AND ($4::text IS NULL OR host = $4::inet)
-  AND ($5::timestamptz IS NULL OR (window_start <= $5 AND (window_start, id) < ($5, $6)))
-ORDER BY window_start DESC, id DESC
-LIMIT $7";
+static TRAFFIC_PAGE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    crate::traffic::window_page_sql(
+        "to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), window_seconds, scope,
+         coalesce(host(host), ''), total_packets, total_bytes, coalesce(packets_per_sec, 0),
+         coalesce(predicted_label, ''), confidence",
+    )
+});
 
 /// `GET /alltraffic_page`: every window row, newest first, filtered, 50 a page (keyset paging:
 /// the whole table is never loaded).
@@ -309,7 +318,6 @@ pub async fn all_traffic_page(
     State(state): State<Arc<AppState>>,
     query: Result<Query<AllTrafficPageQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    use crate::traffic::Cursor;
     let Query(q) = query.map_err(|e| ApiError::unprocessable(e.body_text(), vec![json!("query")]))?;
     let seconds =
         match filled(q.window_seconds) {
@@ -319,34 +327,12 @@ pub async fn all_traffic_page(
             None => None,
         };
     let (scope, label, ip) = (filled(q.scope), filled(q.label), filled(q.ip));
-    if let Some(s) = scope.as_deref().filter(|s| !["global", "src_host", "dst_host"].contains(s)) {
-        return Err(invalid("scope", format!("scope must be global, src_host or dst_host, got {s:?}")));
-    }
-    if let Some(a) = ip.as_deref().filter(|a| a.parse::<IpAddr>().is_err()) {
-        return Err(invalid("ip", format!("ip must be an IPv4 or IPv6 address, got {a:?}")));
-    }
-    let cursor = match filled(q.cursor) {
-        Some(text) => {
-            Some(Cursor::decode(&text).ok_or_else(|| invalid("cursor", format!("not a page cursor: {text:?}")))?)
-        }
-        None => None,
-    };
+    check_scope(scope.as_deref())?;
+    check_ip(ip.as_deref())?;
+    let (at, id) = Cursor::args(&Cursor::from_param(filled(q.cursor).as_deref())?);
     let client = state.pool.get().await?;
-    let statement = client.prepare_cached(TRAFFIC_PAGE_SQL).await?;
-    let found = client
-        .query(
-            &statement,
-            &[
-                &seconds,
-                &scope,
-                &label,
-                &ip,
-                &cursor.as_ref().map(|c| c.at),
-                &cursor.as_ref().map(|c| c.id),
-                &PAGE_SIZE,
-            ],
-        )
-        .await?;
+    let statement = client.prepare_cached(&TRAFFIC_PAGE_SQL).await?;
+    let found = client.query(&statement, &[&seconds, &scope, &label, &ip, &at, &id, &PAGE_SIZE]).await?;
     let rows: Vec<TrafficLine> = found
         .iter()
         .map(|r| TrafficLine {
@@ -358,24 +344,22 @@ pub async fn all_traffic_page(
             bytes: r.get(5),
             rate: format!("{:.1}", r.get::<_, f64>(6)),
             label: r.get(7),
-            confidence: r.get::<_, Option<f64>>(8).map(|c| format!("{:.1}%", c * 100.0)).unwrap_or_default(),
+            confidence: r.get::<_, Option<f64>>(8).map(percent).unwrap_or_default(),
         })
         .collect();
     let next_page = (found.len() as i64 == PAGE_SIZE).then(|| found.last()).flatten().map(|last| {
         let cursor = Cursor { at: last.get(9), id: last.get(10) }.encode();
-        let mut url = format!("/alltraffic_page?cursor={cursor}");
-        let seconds_text = seconds.map(|s| s.to_string());
-        for (name, value) in [("window_seconds", &seconds_text), ("scope", &scope), ("label", &label), ("ip", &ip)] {
-            if let Some(v) = value {
-                url.push_str(&format!("&{name}={}", urlencode(v)));
-            }
-        }
-        url
+        let seconds = seconds.map(|s| s.to_string());
+        page_link(
+            "/alltraffic_page",
+            ("cursor", cursor),
+            &[("window_seconds", &seconds), ("scope", &scope), ("label", &label), ("ip", &ip)],
+        )
     });
     render(&AllTrafficPage {
         rows,
         sizes: [5, 30, 180],
-        scopes: ["global", "src_host", "dst_host"],
+        scopes: SCOPES,
         filter_seconds: seconds,
         filter_scope: scope.unwrap_or_default(),
         filter_label: label.unwrap_or_default(),
@@ -456,7 +440,7 @@ pub async fn overview(State(state): State<Arc<AppState>>) -> Result<Response, Ap
             sources: r.get(4),
             destinations: r.get(5),
             label: r.get(6),
-            confidence: r.get::<_, Option<f64>>(7).map(|c| format!("{:.1}%", c * 100.0)).unwrap_or_default(),
+            confidence: r.get::<_, Option<f64>>(7).map(percent).unwrap_or_default(),
         })
         .collect();
     let mut tops = Vec::new();
@@ -516,39 +500,19 @@ struct PacketsPage {
     next_page: Option<String>,
 }
 
-const PACKETS_PAGE_SQL: &str = "
-SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'),
-       coalesce(host(src_ip), '') || coalesce(':' || src_port, ''),
-       coalesce(host(dst_ip), '') || coalesce(':' || dst_port, ''),
-       coalesce(protocol, ''), length,
-       concat_ws(',', CASE WHEN tcp_syn THEN 'SYN' END, CASE WHEN tcp_ack THEN 'ACK' END,
-                 CASE WHEN tcp_fin THEN 'FIN' END, CASE WHEN tcp_rst THEN 'RST' END, CASE WHEN tcp_psh THEN 'PSH' END),
-       concat_ws(' ', CASE WHEN dns_query IS NOT NULL THEN 'DNS ' || dns_query END,
-                 CASE WHEN http_method IS NOT NULL THEN http_method || ' ' || coalesce(http_host, '') || coalesce(http_path, '') END,
-                 CASE WHEN http_status IS NOT NULL THEN 'HTTP ' || http_status END,
-                 CASE WHEN icmp_type IS NOT NULL THEN 'ICMP type ' || icmp_type END),
-       ts, id
-FROM raw_packets
-WHERE ($1::text IS NULL OR src_ip = $1::inet OR dst_ip = $1::inet)
-  AND ($2::int4 IS NULL OR src_port = $2 OR dst_port = $2)
-  AND ($3::text IS NULL OR upper(protocol) = upper($3))
-  AND ($4::timestamptz IS NULL OR ts >= $4)
-  AND ($5::timestamptz IS NULL OR ts < $5)
-  AND ($6::timestamptz IS NULL OR (ts <= $6 AND (ts, id) < ($6, $7)))
-ORDER BY ts DESC, id DESC
-LIMIT $8";
-
-fn page_time(field: &str, text: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
-    use chrono::TimeZone;
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&chrono::Utc));
-    }
-    text.parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite())
-        .and_then(|s| chrono::Utc.timestamp_micros((s * 1e6) as i64).single())
-        .ok_or_else(|| invalid(field, format!("{field} must be an RFC 3339 time or Unix seconds, got {text:?}")))
-}
+static PACKETS_PAGE_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {PACKET_COLUMNS} FROM raw_packets
+         WHERE ($1::text IS NULL OR src_ip = $1::inet OR dst_ip = $1::inet)
+           AND ($2::int4 IS NULL OR src_port = $2 OR dst_port = $2)
+           AND ($3::text IS NULL OR upper(protocol) = upper($3))
+           AND ($4::timestamptz IS NULL OR ts >= $4)
+           AND ($5::timestamptz IS NULL OR ts < $5)
+           AND ($6::timestamptz IS NULL OR (ts <= $6 AND (ts, id) < ($6, $7)))
+         ORDER BY ts DESC, id DESC
+         LIMIT $8"
+    )
+});
 
 /// `GET /packets`: stored packets newest first, filtered by address (either side), port (either
 /// side), protocol and time, 50 a page by keyset cursor.
@@ -556,13 +520,10 @@ pub async fn packets_page(
     State(state): State<Arc<AppState>>,
     query: Result<Query<PacketsPageQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    use crate::traffic::Cursor;
     let Query(q) = query.map_err(|e| ApiError::unprocessable(e.body_text(), vec![json!("query")]))?;
     let (ip, port_text, protocol) = (filled(q.ip), filled(q.port), filled(q.protocol));
     let (from_text, to_text) = (filled(q.from), filled(q.to));
-    if let Some(a) = ip.as_deref().filter(|a| a.parse::<IpAddr>().is_err()) {
-        return Err(invalid("ip", format!("ip must be an IPv4 or IPv6 address, got {a:?}")));
-    }
+    check_ip(ip.as_deref())?;
     let port = match &port_text {
         Some(p) => Some(
             p.parse::<i32>()
@@ -572,53 +533,20 @@ pub async fn packets_page(
         ),
         None => None,
     };
-    let from = from_text.as_deref().map(|t| page_time("from", t)).transpose()?;
-    let to = to_text.as_deref().map(|t| page_time("to", t)).transpose()?;
-    let cursor = match filled(q.cursor) {
-        Some(text) => {
-            Some(Cursor::decode(&text).ok_or_else(|| invalid("cursor", format!("not a page cursor: {text:?}")))?)
-        }
-        None => None,
-    };
+    let from = from_text.as_deref().map(|t| parse_time("from", t)).transpose()?;
+    let to = to_text.as_deref().map(|t| parse_time("to", t)).transpose()?;
+    let (at, id) = Cursor::args(&Cursor::from_param(filled(q.cursor).as_deref())?);
     let client = state.pool.get().await?;
-    let statement = client.prepare_cached(PACKETS_PAGE_SQL).await?;
-    let found = client
-        .query(
-            &statement,
-            &[
-                &ip,
-                &port,
-                &protocol,
-                &from,
-                &to,
-                &cursor.as_ref().map(|c| c.at),
-                &cursor.as_ref().map(|c| c.id),
-                &PAGE_SIZE,
-            ],
-        )
-        .await?;
-    let packets: Vec<PacketRow> = found
-        .iter()
-        .map(|r| PacketRow {
-            ts: r.get(0),
-            source: r.get(1),
-            destination: r.get(2),
-            protocol: r.get(3),
-            length: r.get(4),
-            flags: r.get(5),
-            info: r.get(6),
-        })
-        .collect();
+    let statement = client.prepare_cached(&PACKETS_PAGE_SQL).await?;
+    let found = client.query(&statement, &[&ip, &port, &protocol, &from, &to, &at, &id, &PAGE_SIZE]).await?;
+    let packets: Vec<PacketRow> = found.iter().map(packet_row).collect();
     let next_page = (found.len() as i64 == PAGE_SIZE).then(|| found.last()).flatten().map(|last| {
-        let mut url = format!("/packets?cursor={}", Cursor { at: last.get(7), id: last.get(8) }.encode());
-        for (name, value) in
-            [("ip", &ip), ("port", &port_text), ("protocol", &protocol), ("from", &from_text), ("to", &to_text)]
-        {
-            if let Some(v) = value {
-                url.push_str(&format!("&{name}={}", urlencode(v)));
-            }
-        }
-        url
+        let cursor = Cursor { at: last.get(7), id: last.get(8) }.encode();
+        page_link(
+            "/packets",
+            ("cursor", cursor),
+            &[("ip", &ip), ("port", &port_text), ("protocol", &protocol), ("from", &from_text), ("to", &to_text)],
+        )
     });
     render(&PacketsPage {
         packets,

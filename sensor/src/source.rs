@@ -124,3 +124,26 @@ impl FileReplay {
         }
     }
 }
+
+/// Every packet of the files, parsed as the sensor parses them, in capture-time order (for
+/// tools and tests that need a capture's packets without shipping them).
+pub fn read_packets(paths: &[PathBuf]) -> anyhow::Result<Vec<traffic_core::Packet>> {
+    let mut replay = FileReplay::open(paths);
+    let mut stats = crate::parse::ParseStats::default();
+    let mut packets = Vec::new();
+    replay.for_each(|s| {
+        packets.push(crate::parse::parse_frame(
+            s.link,
+            &s.frame.data,
+            s.frame.wire_len,
+            s.frame.timestamp,
+            s.interface,
+            &mut stats,
+        ));
+    });
+    if let Some(e) = replay.errors.first() {
+        anyhow::bail!("{}: {}", e.path.display(), e.message);
+    }
+    packets.sort_by(|a, b| a.timestamp.total_cmp(&b.timestamp));
+    Ok(packets)
+}

@@ -258,3 +258,13 @@ pub fn synthetic_packets(n: usize, start: f64, span_secs: f64) -> Vec<traffic_co
         })
         .collect()
 }
+
+/// A held-back capture of tests/captures (`NAME.pcap.gz`) unpacked into `dir` as `NAME.pcap`.
+pub fn unpack_capture(gz: &std::path::Path, dir: &std::path::Path) -> anyhow::Result<PathBuf> {
+    let name = gz.file_name().context("capture name")?.to_string_lossy().trim_end_matches(".gz").to_string();
+    let pcap = dir.join(name);
+    let mut reader =
+        flate2::read::GzDecoder::new(std::fs::File::open(gz).with_context(|| format!("{}", gz.display()))?);
+    std::io::copy(&mut reader, &mut std::fs::File::create(&pcap)?)?;
+    Ok(pcap)
+}

@@ -105,9 +105,7 @@ fn held_back() -> Vec<(PathBuf, Value)> {
         .map(|gz| {
             let stem = gz.file_name().unwrap_or_default().to_string_lossy().trim_end_matches(".pcap.gz").to_string();
             let labels = std::fs::read_to_string(dir.join(format!("{stem}.labels.json"))).expect("labels");
-            let pcap = scratch.join(format!("{stem}.pcap"));
-            let mut reader = flate2::read::GzDecoder::new(std::fs::File::open(&gz).expect("capture"));
-            std::io::copy(&mut reader, &mut std::fs::File::create(&pcap).expect("unpacked")).expect("gunzip");
+            let pcap = e2e::unpack_capture(&gz, &scratch).expect("unpacked");
             (pcap, serde_json::from_str(&labels).expect("labels json"))
         })
         .collect();

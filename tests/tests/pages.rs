@@ -40,22 +40,8 @@ fn artifacts() -> PathBuf {
 /// The packets of a held-back capture (tests/captures), parsed as the sensor parses them.
 fn capture_packets(name: &str) -> Vec<traffic_core::Packet> {
     let gz = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures").join(format!("{name}.pcap.gz"));
-    let pcap = std::env::temp_dir().join(format!("ta-pages-{}-{name}.pcap", std::process::id()));
-    let mut reader = flate2::read::GzDecoder::new(std::fs::File::open(&gz).expect("capture"));
-    std::io::copy(&mut reader, &mut std::fs::File::create(&pcap).expect("unpacked")).expect("gunzip");
-    let mut replay = sensor::source::FileReplay::open(std::slice::from_ref(&pcap));
-    let mut stats = sensor::parse::ParseStats::default();
-    let mut packets = Vec::new();
-    replay.for_each(|s| {
-        packets.push(sensor::parse::parse_frame(
-            s.link,
-            &s.frame.data,
-            s.frame.wire_len,
-            s.frame.timestamp,
-            s.interface,
-            &mut stats,
-        ));
-    });
+    let pcap = e2e::unpack_capture(&gz, &std::env::temp_dir()).expect("unpacked");
+    let packets = sensor::source::read_packets(std::slice::from_ref(&pcap)).expect("readable capture");
     let _ = std::fs::remove_file(&pcap);
     packets
 }

@@ -6,9 +6,8 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
-use sensor::parse::{parse_frame, ParseStats};
-use sensor::source::FileReplay;
+use anyhow::Context;
+pub use sensor::source::read_packets;
 use traffic_core::alerts::NORMAL;
 use traffic_core::features::{compute_windows, WindowRow, FEATURES};
 use traffic_core::Packet;
@@ -22,21 +21,6 @@ pub struct LabelledRow {
     pub seed: u32,
     pub row: WindowRow,
     pub label: String,
-}
-
-/// Every packet of the files, parsed as the sensor parses them, in capture-time order.
-pub fn read_packets(paths: &[PathBuf]) -> anyhow::Result<Vec<Packet>> {
-    let mut replay = FileReplay::open(paths);
-    let mut stats = ParseStats::default();
-    let mut packets = Vec::new();
-    replay.for_each(|s| {
-        packets.push(parse_frame(s.link, &s.frame.data, s.frame.wire_len, s.frame.timestamp, s.interface, &mut stats));
-    });
-    if let Some(e) = replay.errors.first() {
-        bail!("{}: {}", e.path.display(), e.message);
-    }
-    packets.sort_by(|a, b| a.timestamp.total_cmp(&b.timestamp));
-    Ok(packets)
 }
 
 /// Real benign traffic laid under a capture: `background` shifted to start with the capture and

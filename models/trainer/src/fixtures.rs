@@ -39,6 +39,10 @@ pub fn write_fixture(capture: &Path, labels: &CaptureLabels, attack_seconds: f64
         attack.end = attack.end.min(cut);
     }
     std::fs::write(out.join(format!("{name}.labels.json")), serde_json::to_string_pretty(&cut_labels)?)?;
-    println!("{name}: {kept} packets up to {:.1} s after the attack began", attack_seconds);
+    if labels.attacks.is_empty() {
+        println!("{name}: {kept} packets (no attack: the whole capture)");
+    } else {
+        println!("{name}: {kept} packets, up to {attack_seconds:.1} s after the attack began");
+    }
     Ok(())
 }

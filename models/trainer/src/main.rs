@@ -147,11 +147,7 @@ fn main() -> anyhow::Result<()> {
             let rows = all_rows(&data)?;
             let mut file = std::io::BufWriter::new(std::fs::File::create(&out)?);
             dataset::write_csv(&rows, &mut file)?;
-            let mut per_label: BTreeMap<&str, usize> = BTreeMap::new();
-            for r in &rows {
-                *per_label.entry(r.label.as_str()).or_default() += 1;
-            }
-            println!("{} rows to {}: {per_label:?}", rows.len(), out.display());
+            println!("{} rows to {}: {:?}", rows.len(), out.display(), per_label(&rows.iter().collect::<Vec<_>>()));
             Ok(())
         }
         Command::Train { data, validation_seed, rounds, max_depth, eta, balance, model, card, errors } => {
