@@ -101,14 +101,21 @@ SQL
 step "the shipped model (models/default.json) active in $DB_NAME"
 # Loaded once: a model with the same JSON already stored is left as it is (so is a model of the
 # DBA's own that is active).
-# (psql reads the file itself: a 4 MB model is too long for a command-line argument.)
-as_postgres -d "$DB_NAME" -At <<SQL
-\\set model \`cat '$ROOT/models/default.json'\`
-SELECT 'default, version ' || version || ' already loaded' FROM models WHERE name = 'default' AND model = :'model'::jsonb
-UNION ALL
-SELECT 'loaded as models.id ' || load_model('default', :'model')
-WHERE NOT EXISTS (SELECT FROM models WHERE name = 'default' AND model = :'model'::jsonb);
+# The JSON goes in on standard input, read here as root (the postgres user may not be able to read
+# the checkout; a 1.4 MB model is too long for a command-line argument).
+model_sql() {
+    printf "WITH shipped AS (SELECT \$model\$"
+    cat "$ROOT/models/default.json"
+    printf "\$model\$::text AS json)\n"
+    cat <<'SQL'
+SELECT CASE
+    WHEN EXISTS (SELECT FROM models WHERE name = 'default' AND model = shipped.json::jsonb)
+    THEN 'default: this version is already loaded'
+    ELSE 'loaded as models.id ' || load_model('default', shipped.json)
+END FROM shipped;
 SQL
+}
+model_sql | as_postgres -d "$DB_NAME" -At
 
 step "the front's login role (traffic_ingest + traffic_reader, nothing more)"
 mkdir -p "$CONF_DIR"
