@@ -13,7 +13,7 @@ DB_NAME=${TA_DATABASE:-traffic_analyzer}
 CONF_DIR=/etc/traffic_analyzer
 FRONT_ENV=$CONF_DIR/front.env
 APT_PACKAGES=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libclang-dev libpcap-dev sudo
-              build-essential pkg-config curl ca-certificates tshark python3-venv chromium)
+              build-essential pkg-config curl ca-certificates tshark python3-venv chromium chromium-driver)
 
 [ "$(id -u)" = 0 ] || { echo "setup.sh: run as root (it installs packages and configures PostgreSQL)" >&2; exit 1; }
 # shellcheck source=common.sh

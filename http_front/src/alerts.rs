@@ -1,5 +1,6 @@
 //! `GET /api/alerts`: alerts the extension raised, newest first, with filters and keyset paging.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
@@ -9,8 +10,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::filters::{check_ip, check_severity, invalid, parse_time};
+use crate::filters::{check_severity, invalid, parse_ip, parse_time};
 use crate::state::AppState;
+use crate::where_clause::{self, Where};
+use chrono::{DateTime, Utc};
 
 pub const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 1000;
@@ -34,22 +37,55 @@ pub struct AlertQuery {
     pub before_id: Option<i64>,
 }
 
-const ALERTS_SQL: &str = "
-SELECT json_build_object(
+/// Alerts newest first (by id), with the filters that are set. `columns` are the select list.
+pub struct AlertFilters {
+    pub alert_type: Option<String>,
+    pub severity: Option<String>,
+    pub ip: Option<IpAddr>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+impl AlertFilters {
+    pub fn sql(&self, columns: &str) -> (String, Where) {
+        let mut q = Where::new();
+        if let Some(t) = &self.alert_type {
+            let p = q.bind(t.clone());
+            q.and(format!("alert_type = {p}"));
+        }
+        if let Some(s) = &self.severity {
+            let p = q.bind(s.clone());
+            q.and(format!("severity = {p}"));
+        }
+        if let Some(ip) = &self.ip {
+            let p = q.bind(*ip);
+            q.and(format!("(source_ip = {p} OR destination_ip = {p})"));
+        }
+        if let Some(from) = self.from {
+            let p = q.bind(from);
+            q.and(format!("last_seen >= {p}"));
+        }
+        if let Some(to) = self.to {
+            let p = q.bind(to);
+            q.and(format!("first_seen < {p}"));
+        }
+        if let Some(id) = self.before_id {
+            let p = q.bind(id);
+            q.and(format!("id < {p}"));
+        }
+        let limit = q.bind(self.limit);
+        (format!("SELECT {columns} FROM detected_alerts {} ORDER BY id DESC LIMIT {limit}", q.clause()), q)
+    }
+}
+
+const ALERT_JSON: &str = "json_build_object(
     'id', id, 'alert_type', alert_type, 'severity', severity,
     'source_ip', host(source_ip), 'destination_ip', host(destination_ip),
     'confidence', confidence, 'description', description,
     'first_seen', first_seen, 'last_seen', last_seen, 'window_count', window_count,
-    'model_id', model_id, 'explanation', explanation, 'created_at', created_at)::text
-FROM detected_alerts
-WHERE ($1::text IS NULL OR alert_type = $1)
-  AND ($2::text IS NULL OR severity = $2)
-  AND ($3::text IS NULL OR source_ip = $3::inet OR destination_ip = $3::inet)
-  AND ($4::timestamptz IS NULL OR last_seen >= $4)
-  AND ($5::timestamptz IS NULL OR first_seen < $5)
-  AND ($6::int8 IS NULL OR id < $6)
-ORDER BY id DESC
-LIMIT $7";
+    'model_id', model_id, 'explanation', explanation, 'created_at', created_at)::text";
 
 pub async fn list_alerts(
     State(state): State<Arc<AppState>>,
@@ -57,15 +93,60 @@ pub async fn list_alerts(
 ) -> Result<Response, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::unprocessable(e.body_text(), vec![json!("query")]))?;
     check_severity(q.severity.as_deref())?;
-    check_ip(q.ip.as_deref())?;
+    let ip = parse_ip(q.ip.as_deref())?;
     let from = q.from.as_deref().map(|t| parse_time("from", t)).transpose()?;
     let to = q.to.as_deref().map(|t| parse_time("to", t)).transpose()?;
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(invalid("limit", format!("limit must be from 1 to {MAX_LIMIT}")));
     }
+    let filters =
+        AlertFilters { alert_type: q.alert_type, severity: q.severity, ip, from, to, before_id: q.before_id, limit };
+    let (sql, params) = filters.sql(ALERT_JSON);
     let client = state.pool.get().await?;
-    let statement = client.prepare_cached(ALERTS_SQL).await?;
-    let rows = client.query(&statement, &[&q.alert_type, &q.severity, &q.ip, &from, &to, &q.before_id, &limit]).await?;
+    let rows = where_clause::rows(&client, &sql, &params).await?;
+    Ok(crate::api::json_array_response(&rows))
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineQuery {
+    /// Bucket length in seconds (default 60, at most 86400).
+    pub bucket_seconds: Option<i32>,
+    /// Buckets from this time (RFC 3339 or Unix seconds; default: 360 buckets before `to`).
+    pub from: Option<String>,
+    /// Buckets before this time (default: just after the newest alert started).
+    pub to: Option<String>,
+}
+
+/// Alerts that started in each bucket, by severity; the range defaults to the newest alerts'.
+const TIMELINE_SQL: &str = "
+WITH range AS (
+    SELECT coalesce($2, (SELECT max(first_seen) FROM detected_alerts) + make_interval(secs => $1)) AS upto),
+bounds AS (SELECT coalesce($3, upto - make_interval(secs => $1 * 360)) AS since, upto FROM range)
+SELECT json_build_object('bucket_start', date_bin(make_interval(secs => $1), first_seen, 'epoch'),
+                         'severity', severity, 'alerts', count(*))::text
+FROM detected_alerts, bounds
+WHERE last_seen >= since AND first_seen >= since AND first_seen < upto
+GROUP BY date_bin(make_interval(secs => $1), first_seen, 'epoch'), severity
+ORDER BY date_bin(make_interval(secs => $1), first_seen, 'epoch'), severity";
+
+/// `GET /api/alert_timeline`: how many alerts started per time bucket and severity (the
+/// overview's timeline), without sending the alerts themselves.
+pub async fn alert_timeline(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<TimelineQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::unprocessable(e.body_text(), vec![json!("query")]))?;
+    let bucket = q.bucket_seconds.unwrap_or(60);
+    if !(1..=86_400).contains(&bucket) {
+        return Err(invalid("bucket_seconds", format!("bucket_seconds must be from 1 to 86400, got {bucket}")));
+    }
+    let from = q.from.as_deref().map(|t| parse_time("from", t)).transpose()?;
+    let to = q.to.as_deref().map(|t| parse_time("to", t)).transpose()?;
+    let client = state.pool.get().await?;
+    let statement = client.prepare_cached(TIMELINE_SQL).await?;
+    let rows = client.query(&statement, &[&f64::from(bucket), &to, &from]).await?;
     Ok(crate::api::json_array_response(&rows))
 }

@@ -28,11 +28,12 @@ pub fn parse_time(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
         .ok_or_else(|| invalid(field, format!("{field} must be an RFC 3339 time or Unix seconds, got {text:?}")))
 }
 
-pub fn check_ip(ip: Option<&str>) -> Result<(), ApiError> {
-    match ip.filter(|ip| ip.parse::<IpAddr>().is_err()) {
-        Some(ip) => Err(invalid("ip", format!("ip must be an IPv4 or IPv6 address, got {ip:?}"))),
-        None => Ok(()),
-    }
+/// The `ip` parameter, if given, as an address (bound as `inet`).
+pub fn parse_ip(ip: Option<&str>) -> Result<Option<IpAddr>, ApiError> {
+    ip.map(|text| {
+        text.parse::<IpAddr>().map_err(|_| invalid("ip", format!("ip must be an IPv4 or IPv6 address, got {text:?}")))
+    })
+    .transpose()
 }
 
 pub fn check_scope(scope: Option<&str>) -> Result<(), ApiError> {

@@ -12,10 +12,12 @@ pub mod health;
 pub mod ingest;
 pub mod metrics;
 pub mod openapi;
+pub mod packet_search;
 pub mod pages;
 pub mod predict;
 pub mod state;
 pub mod traffic;
+pub mod where_clause;
 
 use std::sync::Arc;
 
@@ -33,9 +35,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/ingest_packets", post(ingest::ingest_packets))
         .route("/health", get(health::health))
         .route("/api/raw_packets/last/{count}", get(api::last_raw_packets))
+        .route("/api/packets", get(api::packets))
         .route("/api/alerts", get(alerts::list_alerts))
+        .route("/api/alert_timeline", get(alerts::alert_timeline))
         .route("/api/last10", get(traffic::last10))
         .route("/api/alltraffic", get(traffic::all_traffic))
+        .route("/api/features", get(traffic::features))
         .route("/predict", post(predict::predict))
         .route("/metrics", get(metrics::metrics))
         .route("/openapi.json", get(openapi::openapi_json))

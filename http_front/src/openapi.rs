@@ -26,13 +26,27 @@ use traffic_core::features::FEATURES;
         ingest_packets_doc,
         health_doc,
         last_raw_packets_doc,
+        packets_doc,
         alerts_doc,
+        alert_timeline_doc,
         last10_doc,
         alltraffic_doc,
+        features_doc,
         predict_doc,
         metrics_doc
     ),
-    components(schemas(RawPacket, IngestAck, ErrorBody, ErrorDetail, Health, Alert, WindowRow, Prediction))
+    components(schemas(
+        RawPacket,
+        IngestAck,
+        ErrorBody,
+        ErrorDetail,
+        Health,
+        Alert,
+        WindowRow,
+        FeatureRow,
+        TimelineBucket,
+        Prediction
+    ))
 )]
 struct ApiDoc;
 
@@ -92,35 +106,44 @@ impl ToSchema for RawPacket {
 /// and the model's prediction.
 pub struct WindowRow;
 
+/// The window's keys and prediction, then every feature (all optional: a row holds those asked
+/// for), with the feature list's own definitions.
+fn window_object(described: &str) -> ObjectBuilder {
+    let text = || ObjectBuilder::new().schema_type(Type::String);
+    let mut object = ObjectBuilder::new()
+        .description(Some(described))
+        .property("id", ObjectBuilder::new().schema_type(Type::Integer))
+        .property("window_seconds", ObjectBuilder::new().schema_type(Type::Integer))
+        .property("window_start", text().description(Some("RFC 3339")))
+        .property("window_end", text().description(Some("RFC 3339")))
+        .property("scope", text().description(Some("global, src_host or dst_host")))
+        .property("host", ObjectBuilder::new().schema_type(nullable(Type::String)))
+        .property(
+            "predicted_label",
+            ObjectBuilder::new().schema_type(nullable(Type::String)).description(Some("NULL without a model")),
+        )
+        .property("confidence", ObjectBuilder::new().schema_type(nullable(Type::Number)));
+    for name in ["id", "window_seconds", "window_start", "window_end", "scope"] {
+        object = object.required(name);
+    }
+    for f in FEATURES {
+        object = object.property(
+            f.name,
+            ObjectBuilder::new()
+                .schema_type(nullable(Type::Number))
+                .description(Some(format!("{} ({})", f.definition, f.unit))),
+        );
+    }
+    object
+}
+
 impl PartialSchema for WindowRow {
     fn schema() -> RefOr<Schema> {
-        let text = || ObjectBuilder::new().schema_type(Type::String);
-        let mut object = ObjectBuilder::new()
-            .property("id", ObjectBuilder::new().schema_type(Type::Integer))
-            .property("window_seconds", ObjectBuilder::new().schema_type(Type::Integer))
-            .property("window_start", text().description(Some("RFC 3339")))
-            .property("window_end", text().description(Some("RFC 3339")))
-            .property("scope", text().description(Some("global, src_host or dst_host")))
-            .property("host", ObjectBuilder::new().schema_type(nullable(Type::String)))
+        let object = window_object("An aggregated_features row: the window, every feature, the prediction.")
             .property("total_packets", ObjectBuilder::new().schema_type(Type::Integer))
             .property("total_bytes", ObjectBuilder::new().schema_type(Type::Integer))
             .property("feature_version", ObjectBuilder::new().schema_type(Type::Integer))
-            .property(
-                "predicted_label",
-                ObjectBuilder::new().schema_type(nullable(Type::String)).description(Some("NULL without a model")),
-            )
-            .property("confidence", ObjectBuilder::new().schema_type(nullable(Type::Number)));
-        for name in ["id", "window_seconds", "window_start", "window_end", "scope", "total_packets"] {
-            object = object.required(name);
-        }
-        for f in FEATURES {
-            object = object.property(
-                f.name,
-                ObjectBuilder::new()
-                    .schema_type(nullable(Type::Number))
-                    .description(Some(format!("{} ({})", f.definition, f.unit))),
-            );
-        }
+            .required("total_packets");
         RefOr::T(Schema::Object(object.build()))
     }
 }
@@ -128,6 +151,23 @@ impl PartialSchema for WindowRow {
 impl ToSchema for WindowRow {
     fn name() -> Cow<'static, str> {
         Cow::Borrowed("WindowRow")
+    }
+}
+
+/// A window of a `/api/features` series: its keys, prediction and the features asked for.
+pub struct FeatureRow;
+
+impl PartialSchema for FeatureRow {
+    fn schema() -> RefOr<Schema> {
+        RefOr::T(Schema::Object(
+            window_object("A window of a series: its keys, the prediction and the features asked for.").build(),
+        ))
+    }
+}
+
+impl ToSchema for FeatureRow {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("FeatureRow")
     }
 }
 
@@ -206,6 +246,15 @@ pub struct Alert {
     pub created_at: String,
 }
 
+/// One bucket of `/api/alert_timeline`: alerts of a severity that started in it.
+#[derive(Serialize, ToSchema)]
+pub struct TimelineBucket {
+    /// RFC 3339
+    pub bucket_start: String,
+    pub severity: String,
+    pub alerts: i64,
+}
+
 /// `POST /predict` answer (the original's legacy endpoint).
 #[derive(Serialize, ToSchema)]
 pub struct Prediction {
@@ -240,10 +289,24 @@ fn health_doc() {}
 #[allow(dead_code)]
 fn last_raw_packets_doc() {}
 
+#[utoipa::path(get, path = "/api/packets", params(crate::api::PacketsQuery),
+    description = "Stored packets newest first (by capture time), filtered by address and port (either side), protocol and time; a page of `limit`, the next page's cursor in x-next-cursor.",
+    responses((status = 200, body = Vec<RawPacket>,
+               headers(("x-next-cursor" = String, description = "The next page's cursor (absent on the last page)"))),
+              (status = 422, body = ErrorBody)))]
+#[allow(dead_code)]
+fn packets_doc() {}
+
 #[utoipa::path(get, path = "/api/alerts", params(crate::alerts::AlertQuery),
     responses((status = 200, body = Vec<Alert>), (status = 422, body = ErrorBody)))]
 #[allow(dead_code)]
 fn alerts_doc() {}
+
+#[utoipa::path(get, path = "/api/alert_timeline", params(crate::alerts::TimelineQuery),
+    description = "How many alerts started per time bucket and severity (empty buckets left out), oldest first.",
+    responses((status = 200, body = Vec<TimelineBucket>), (status = 422, body = ErrorBody)))]
+#[allow(dead_code)]
+fn alert_timeline_doc() {}
 
 #[utoipa::path(get, path = "/api/last10", params(crate::traffic::Last10Query),
     responses((status = 200, body = Vec<WindowRow>), (status = 422, body = ErrorBody)))]
@@ -256,6 +319,14 @@ fn last10_doc() {}
               (status = 422, body = ErrorBody)))]
 #[allow(dead_code)]
 fn alltraffic_doc() {}
+
+#[utoipa::path(get, path = "/api/features", params(crate::traffic::FeaturesQuery),
+    description = "A time series of window features and predictions for one window size and scope (the data behind the dashboard's charts), oldest first: from `from` on, a page of `limit` with the next page's cursor in x-next-cursor; without `from`, the newest `limit` windows.",
+    responses((status = 200, body = Vec<FeatureRow>,
+               headers(("x-next-cursor" = String, description = "With `from`: the next page's cursor (absent on the last page)"))),
+              (status = 422, body = ErrorBody)))]
+#[allow(dead_code)]
+fn features_doc() {}
 
 #[utoipa::path(post, path = "/predict",
     description = "The original's legacy scoring endpoint: its Traffic JSON (dest_ip, source_mac, dest_mac, packet_count, packet_per_sec required), scored by the extension's score().",

@@ -19,6 +19,9 @@ use crate::windows::{next_packet_time, packets_between, timestamptz};
 /// The jobs and the window sizes (seconds) each maintains, as `window_jobs` and
 /// `window_progress` record them (a test checks they agree).
 pub const JOBS: [(&str, &[u32]); 2] = [("short", &[5]), ("long", &[30, 180])];
+/// The job whose ticks also maintain raw_packets' address and port indexes: not the one the 5 s
+/// windows wait on.
+const MAINTAINING_JOB: &str = "long";
 const MICROS: i64 = 1_000_000;
 
 pub static ALLOWED_LATENESS_SECS: GucSetting<i32> = GucSetting::<i32>::new(10);
@@ -120,7 +123,29 @@ pub fn run_job(job: &str, sizes: &[u32]) -> Result<i64, pgrx::spi::Error> {
             read_ahead::fill(tick, open, watermark)?;
         }
     }
+    if job == MAINTAINING_JOB {
+        // Last, so the partition locks these take are held only until the tick commits.
+        maintain_packet_indexes(&ranges)?;
+    }
     Ok(written)
+}
+
+/// raw_packets' address and port indexes: summarizes the bloom indexes over the days the consumed
+/// ranges touched, and gives one closed day's partition its btree indexes (not a day just
+/// written to).
+fn maintain_packet_indexes(ranges: &[Invalidation]) -> Result<(), pgrx::spi::Error> {
+    let lo = ranges.iter().map(|r| r.lo).min().map(timestamptz);
+    let hi = ranges.iter().map(|r| r.hi).max().map(timestamptz);
+    if lo.is_some() {
+        Spi::run_with_args(
+            "SELECT summarize_packet_ranges(($1 AT TIME ZONE 'UTC')::date, ($2 AT TIME ZONE 'UTC')::date)",
+            &[lo.into(), hi.into()],
+        )?;
+    }
+    Spi::run_with_args(
+        "SELECT index_closed_packet_partitions(($1 AT TIME ZONE 'UTC')::date, ($2 AT TIME ZONE 'UTC')::date)",
+        &[lo.into(), hi.into()],
+    )
 }
 
 /// (lo, hi) event-time ranges, Unix microseconds, with the wall-clock time they were recorded.

@@ -50,6 +50,57 @@ fn packets_of_any_date_are_stored_and_moved_out_of_the_default_partition() {
 }
 
 #[pg_test]
+fn address_and_port_indexes_are_kept_by_the_jobs() {
+    // Three days: long closed, the day before yesterday (closed), and today (live).
+    Spi::run(
+        "SELECT ensure_raw_packet_partitions(ARRAY['1999-03-04'::date, (now() AT TIME ZONE 'UTC')::date - 2]);
+         INSERT INTO raw_packets (ts, interface, length, src_ip, dst_ip, src_port, dst_port)
+         SELECT d + i * interval '1 second', 'eth0', 60, ('10.0.' || (i / 256) || '.' || (i % 256))::inet,
+                '192.168.1.1', 40000 + i, 80
+         FROM unnest(ARRAY['1999-03-04'::timestamptz, date_trunc('day', now() - interval '2 days'),
+                           date_trunc('hour', now())]) d, generate_series(1, 2000) i;",
+    )
+    .expect("packets");
+    let btrees = |part: &str| count(&format!("SELECT count(*) FROM pg_indexes WHERE tablename = '{part}' AND indexname LIKE '%_btree'"));
+    let today = Spi::get_one::<String>("SELECT 'raw_packets_p' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD')")
+        .unwrap()
+        .unwrap();
+    let closed = Spi::get_one::<String>("SELECT 'raw_packets_p' || to_char((now() AT TIME ZONE 'UTC')::date - 2, 'YYYYMMDD')")
+        .unwrap()
+        .unwrap();
+    assert_eq!(btrees("raw_packets_default"), 4, "the default partition has them from the start");
+
+    // A closed day just written to waits; the others are indexed one per call, newest first.
+    let busy = "SELECT index_closed_packet_partitions('1999-03-04', '1999-03-04')::text";
+    assert_eq!(Spi::get_one::<String>(busy).unwrap().as_deref(), Some(closed.as_str()));
+    assert_eq!(Spi::get_one::<String>(busy).unwrap(), None, "1999-03-04 is busy");
+    assert_eq!(
+        Spi::get_one::<String>("SELECT index_closed_packet_partitions()::text").unwrap().as_deref(),
+        Some("raw_packets_p19990304")
+    );
+    assert_eq!(Spi::get_one::<String>("SELECT index_closed_packet_partitions()::text").unwrap(), None);
+    assert_eq!((btrees(&closed), btrees("raw_packets_p19990304"), btrees(&today)), (4, 4, 0), "live days keep only the blooms");
+
+    // The jobs summarize the bloom indexes of the days they saw packets of.
+    let unsummarized = |part: &str| {
+        count(&format!(
+            "SELECT count(*) FILTER (WHERE summarized > 0) FROM (
+                 SELECT CASE WHEN c.relam = (SELECT oid FROM pg_am WHERE amname = 'brin')
+                             THEN brin_summarize_new_values(i.indexrelid) END AS summarized
+                 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = '{part}'::regclass) s"
+        ))
+    };
+    Spi::run("UPDATE window_invalidations SET recorded_at = recorded_at - interval '1 hour'").unwrap();
+    Spi::run("SELECT run_jobs()").unwrap();
+    assert_eq!(unsummarized(&today), 0, "today's ranges were summarized by the long job");
+
+    // Lookups through either kind of index find exactly the packets.
+    Spi::run("SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off").unwrap();
+    assert_eq!(count("SELECT count(*) FROM raw_packets WHERE src_ip = '10.0.3.7' OR dst_ip = '10.0.3.7'"), 3);
+    assert_eq!(count("SELECT count(*) FROM raw_packets WHERE src_port = 41000 OR dst_port = 41000"), 3);
+}
+
+#[pg_test]
 #[should_panic(expected = "violates check constraint")]
 fn negative_lengths_are_refused() {
     Spi::run("INSERT INTO raw_packets (ts, interface, length) VALUES (now(), 'eth0', -1)").unwrap();

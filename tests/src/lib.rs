@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use tokio_postgres::{Client, NoTls};
 
+pub mod browser;
 pub mod cluster;
 pub mod oracle;
 

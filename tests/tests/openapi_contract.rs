@@ -74,9 +74,12 @@ async fn every_documented_answer_matches_its_schema() {
     assert_eq!(
         paths,
         [
+            "/api/alert_timeline",
             "/api/alerts",
             "/api/alltraffic",
+            "/api/features",
             "/api/last10",
+            "/api/packets",
             "/api/raw_packets/last/{count}",
             "/health",
             "/ingest_packets",
@@ -86,9 +89,11 @@ async fn every_documented_answer_matches_its_schema() {
         "every route is documented"
     );
     // The window schema is the feature list.
-    let window = &doc["components"]["schemas"]["WindowRow"]["properties"];
-    for f in traffic_core::features::FEATURES {
-        assert!(window[f.name].is_object(), "WindowRow documents {}", f.name);
+    for schema in ["WindowRow", "FeatureRow"] {
+        let window = &doc["components"]["schemas"][schema]["properties"];
+        for f in traffic_core::features::FEATURES {
+            assert!(window[f.name].is_object(), "{schema} documents {}", f.name);
+        }
     }
 
     let mut c = Checker { doc, front, client: reqwest::Client::new(), checked: 0 };
@@ -115,6 +120,9 @@ async fn every_documented_answer_matches_its_schema() {
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
+    let found = c.check(Method::GET, "/api/packets?port=80&limit=4", "/api/packets", None, StatusCode::OK).await;
+    assert_eq!(found.as_array().unwrap().len(), 4);
+    c.check(Method::GET, "/api/packets?port=70000", "/api/packets", None, StatusCode::UNPROCESSABLE_ENTITY).await;
     let alerts = c.check(Method::GET, "/api/alerts", "/api/alerts", None, StatusCode::OK).await;
     assert_eq!(alerts.as_array().unwrap().len(), 1);
     c.check(Method::GET, "/api/alerts?limit=0", "/api/alerts", None, StatusCode::UNPROCESSABLE_ENTITY).await;
@@ -123,6 +131,24 @@ async fn every_documented_answer_matches_its_schema() {
     let page = c.check(Method::GET, "/api/alltraffic?limit=3", "/api/alltraffic", None, StatusCode::OK).await;
     assert_eq!(page.as_array().unwrap().len(), 3);
     c.check(Method::GET, "/api/alltraffic?scope=x", "/api/alltraffic", None, StatusCode::UNPROCESSABLE_ENTITY).await;
+    let series = c
+        .check(Method::GET, "/api/features?features=packet_count,syn_count", "/api/features", None, StatusCode::OK)
+        .await;
+    assert!(series.as_array().unwrap().len() > 1 && series[0]["syn_count"].is_number());
+    let all = c.check(Method::GET, "/api/features?window_seconds=30", "/api/features", None, StatusCode::OK).await;
+    assert!(all[0]["syn_without_ack_ratio"].is_number(), "every feature by default");
+    c.check(Method::GET, "/api/features?features=colour", "/api/features", None, StatusCode::UNPROCESSABLE_ENTITY)
+        .await;
+    let timeline = c.check(Method::GET, "/api/alert_timeline", "/api/alert_timeline", None, StatusCode::OK).await;
+    assert_eq!(timeline[0]["alerts"], 1);
+    c.check(
+        Method::GET,
+        "/api/alert_timeline?bucket_seconds=0",
+        "/api/alert_timeline",
+        None,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
     let legacy = json!({"dest_ip": "8.8.8.8", "source_mac": "unknown", "dest_mac": "unknown",
                         "packet_count": 150, "packet_per_sec": 5.0, "tcp_flags": "SYN"});
     c.check(Method::POST, "/predict", "/predict", Some(legacy), StatusCode::OK).await;
@@ -134,7 +160,7 @@ async fn every_documented_answer_matches_its_schema() {
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
-    assert_eq!(c.checked, 12);
+    assert_eq!(c.checked, 19);
     // The schemas do refuse what does not fit them.
     let schema = response_schema(&c.doc, "/api/alerts", "get", 200);
     let validator = jsonschema::validator_for(&schema).unwrap();

@@ -1,40 +1,27 @@
 //! Pages in a real browser (headless Chromium) against the real front, on a database filled by
 //! replaying a held-back SYN flood capture: pages load without console errors, tables fill,
 //! filters and paging links work, the explanation chart draws. Screenshots are kept in
-//! target/<profile>/e2e-logs.
+//! target/<profile>/e2e-logs/screenshots.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
+use std::time::Duration;
 
+use e2e::browser::Browser;
 use e2e::{copy_packets, Front, TestDb};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
+/// A page is ready when every chart on it has drawn and the overview's table has refreshed once.
+const READY: &str = "document.readyState === 'complete'
+    && [...document.querySelectorAll('canvas')].every((c) => c.dataset.drawn !== undefined)
+    && (document.getElementById('last10')?.dataset.refreshes ?? '1') !== '0'";
 
-/// The page's DOM after its scripts ran, and the browser console's lines.
-fn browse(url: &str, screenshot: &Path) -> (String, Vec<String>) {
-    let run = |extra: &[&str]| {
-        Command::new(CHROMIUM)
-            .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-            .args(["--enable-logging=stderr", "--v=0", "--virtual-time-budget=5000", "--window-size=1280,1400"])
-            .args(extra)
-            .arg(url)
-            .output()
-            .expect("chromium runs (apt install chromium)")
-    };
-    let dom = run(&["--dump-dom"]);
-    assert!(dom.status.success(), "chromium failed: {}", String::from_utf8_lossy(&dom.stderr));
-    let console =
-        String::from_utf8_lossy(&dom.stderr).lines().filter(|l| l.contains(":CONSOLE")).map(str::to_string).collect();
-    let shot = run(&[&format!("--screenshot={}", screenshot.display())]);
-    assert!(shot.status.success() && screenshot.exists(), "screenshot of {url}");
-    (String::from_utf8_lossy(&dom.stdout).into_owned(), console)
-}
-
-fn artifacts() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>").join("e2e-logs").join("screenshots");
-    std::fs::create_dir_all(&dir).expect("screenshot dir");
-    dir
+/// Loads `url`, waits until it is ready, saves a screenshot as `shot`; the page's DOM then, and
+/// what the browser console said meanwhile.
+async fn browse(browser: &Browser, url: &str, shot: &str) -> (String, Vec<String>) {
+    browser.goto(url).await.expect("page loads");
+    browser.wait_for(READY, Duration::from_secs(10)).await.expect("page ready");
+    browser.screenshot(shot).await.expect("screenshot");
+    let dom = browser.run("return document.documentElement.outerHTML;", vec![]).await.expect("dom");
+    (dom.as_str().unwrap_or_default().to_string(), browser.console().await.expect("console"))
 }
 
 /// The packets of a held-back capture (tests/captures), parsed as the sensor parses them.
@@ -62,21 +49,21 @@ async fn pages_render_fill_filter_page_and_chart_in_a_browser() {
         .expect("jobs");
     let alert_id = db.count("SELECT min(id) FROM detected_alerts WHERE alert_type = 'SYN_Flood'").await;
     let front = Front::start(&db.front_url().expect("url"), &[]).await.expect("front");
-    let shots = artifacts();
+    let browser = Browser::start().await.expect("browser");
 
-    let (dom, console) = browse(&front.url("/alerts"), &shots.join("alerts.png"));
+    let (dom, console) = browse(&browser, &front.url("/alerts"), "alerts").await;
     assert!(console.is_empty(), "console: {console:#?}");
     assert!(dom.contains("<table id=\"alerts\">") && dom.contains("SYN_Flood"), "{dom}");
     assert!(dom.contains(&format!("href=\"/alerts/{alert_id}\"")), "rows link to their alert");
     assert!(dom.contains("10.77.0.66") && dom.contains("10.77.0.10"), "attacker and victim shown");
 
-    let (dom, console) = browse(&front.url("/alerts?severity=Low&type=&ip="), &shots.join("alerts-filtered.png"));
+    let (dom, console) = browse(&browser, &front.url("/alerts?severity=Low&type=&ip="), "alerts-filtered").await;
     assert!(console.is_empty(), "console: {console:#?}");
     assert!(dom.contains("No alerts match.") && !dom.contains("SYN_Flood</td>"), "the filter applies");
-    let (dom, _) = browse(&front.url("/alerts?ip=10.77.0.66"), &shots.join("alerts-ip.png"));
+    let (dom, _) = browse(&browser, &front.url("/alerts?ip=10.77.0.66"), "alerts-ip").await;
     assert!(dom.contains("SYN_Flood</td>"), "filtered by the attacker's address");
 
-    let (dom, console) = browse(&front.url(&format!("/alerts/{alert_id}")), &shots.join("alert.png"));
+    let (dom, console) = browse(&browser, &front.url(&format!("/alerts/{alert_id}")), "alert").await;
     assert!(console.is_empty(), "console: {console:#?}");
     let drawn = dom.split("data-drawn=\"").nth(1).and_then(|s| s.split('"').next()).and_then(|n| n.parse::<u32>().ok());
     assert!(drawn.is_some_and(|n| n > 0), "the explanation chart drew its bars: {drawn:?}");
@@ -93,18 +80,20 @@ async fn pages_render_fill_filter_page_and_chart_in_a_browser() {
             dom.split("<table id=\"windows\">").nth(1).unwrap_or_default().split("</table>").next().unwrap_or_default();
         body.split("<tr class=").skip(1).map(|r| r.split("</tr>").next().unwrap_or_default().to_string()).collect()
     };
-    let (dom, console) = browse(&front.url("/alltraffic_page"), &shots.join("alltraffic.png"));
+    let (dom, console) = browse(&browser, &front.url("/alltraffic_page"), "alltraffic").await;
     assert!(console.is_empty(), "console: {console:#?}");
     let first = rows_of(&dom);
     assert_eq!(first.len(), 50, "a page of 50");
     let older = dom.split("id=\"older\" href=\"").nth(1).and_then(|s| s.split('"').next()).expect("an older page");
-    let (dom, _) = browse(&front.url(&older.replace("&amp;", "&")), &shots.join("alltraffic-2.png"));
+    let (dom, _) = browse(&browser, &front.url(&older.replace("&amp;", "&")), "alltraffic-2").await;
     let second = rows_of(&dom);
     assert!(!second.is_empty() && second.iter().all(|r| !first.contains(r)), "the next page holds other windows");
     let (dom, _) = browse(
+        &browser,
         &front.url("/alltraffic_page?label=SYN_Flood&scope=src_host&window_seconds=5"),
-        &shots.join("alltraffic-flood.png"),
-    );
+        "alltraffic-flood",
+    )
+    .await;
     let flood = rows_of(&dom);
     assert!(
         !flood.is_empty()
@@ -114,7 +103,7 @@ async fn pages_render_fill_filter_page_and_chart_in_a_browser() {
 
     // The overview: counters, the last 10 windows (filled again by the page's script), the rate
     // charts of every window size, the alert timeline, top talkers and targets.
-    let (dom, console) = browse(&front.url("/"), &shots.join("overview.png"));
+    let (dom, console) = browse(&browser, &front.url("/"), "overview").await;
     assert!(console.is_empty(), "console: {console:#?}");
     let last10 =
         dom.split("<table id=\"last10\"").nth(1).unwrap_or_default().split("</table>").next().unwrap_or_default();
@@ -148,25 +137,27 @@ async fn pages_render_fill_filter_page_and_chart_in_a_browser() {
             dom.split("<table id=\"packets\">").nth(1).unwrap_or_default().split("</table>").next().unwrap_or_default();
         body.split("<tr>").skip(2).map(|r| r.split("</tr>").next().unwrap_or_default().to_string()).collect()
     };
-    let (dom, console) = browse(&front.url("/packets"), &shots.join("packets.png"));
+    let (dom, console) = browse(&browser, &front.url("/packets"), "packets").await;
     assert!(console.is_empty(), "console: {console:#?}");
     let first = packet_rows(&dom);
     assert_eq!(first.len(), 50, "a page of 50");
     let older = dom.split("id=\"older\" href=\"").nth(1).and_then(|s| s.split('"').next()).expect("an older page");
-    let (dom, _) = browse(&front.url(&older.replace("&amp;", "&")), &shots.join("packets-2.png"));
+    let (dom, _) = browse(&browser, &front.url(&older.replace("&amp;", "&")), "packets-2").await;
     let second = packet_rows(&dom);
     assert!(!second.is_empty() && second.iter().all(|r| !first.contains(r)), "the next page holds other packets");
     let (dom, _) = browse(
+        &browser,
         &front.url("/packets?ip=10.77.0.66&port=80&protocol=tcp&from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"),
-        &shots.join("packets-filtered.png"),
-    );
+        "packets-filtered",
+    )
+    .await;
     let filtered = packet_rows(&dom);
     assert!(
         !filtered.is_empty()
             && filtered.iter().all(|r| r.contains("10.77.0.66") && r.contains(":80<") && r.contains("TCP")),
         "{filtered:#?}"
     );
-    let (dom, _) = browse(&front.url("/packets?to=2000-01-01T00:00:00Z"), &shots.join("packets-empty.png"));
+    let (dom, _) = browse(&browser, &front.url("/packets?to=2000-01-01T00:00:00Z"), "packets-empty").await;
     assert!(dom.contains("No packets match."), "a time range without packets");
     let bad = reqwest::get(front.url("/packets?port=99999")).await.unwrap();
     assert_eq!(bad.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
@@ -176,4 +167,5 @@ async fn pages_render_fill_filter_page_and_chart_in_a_browser() {
     let asset = reqwest::get(front.url("/assets/chart.umd.min.js")).await.unwrap();
     assert_eq!(asset.status(), reqwest::StatusCode::OK);
     assert!(asset.text().await.unwrap().contains("Chart"), "Chart.js is served from the binary");
+    browser.close().await.expect("browser closes");
 }

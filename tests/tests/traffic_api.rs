@@ -1,5 +1,6 @@
-//! Window reads through the real front: `/api/last10` and `/api/alltraffic` (keyset pages that
-//! together hold every row exactly once, in order; filters; 422 naming a bad parameter).
+//! Window reads through the real front: `/api/last10`, `/api/alltraffic` (keyset pages that
+//! together hold every row exactly once, in order; filters; 422 naming a bad parameter),
+//! `/api/features` (time series of chosen features) and `/api/alert_timeline`.
 
 use e2e::{copy_packets, synthetic_packets, Front, TestDb};
 use reqwest::StatusCode;
@@ -101,4 +102,125 @@ async fn windows_are_read_newest_first_and_paged_without_gaps_or_repeats() {
     }
     let (status, _, _) = get(&front, "/api/alltraffic?colour=red").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "unknown parameters are refused");
+}
+
+#[tokio::test]
+async fn features_are_a_time_series_of_the_features_asked_for() {
+    let db = TestDb::create("ta_e2e_features_api").await.expect("db");
+    // 200 s of traffic: 40 windows of 5 s, 6 of 30 s (and a part), 1 of 180 s (and a part).
+    copy_packets(&db.admin, &synthetic_packets(20_000, 1_704_067_200.0, 200.0)).await.expect("copy");
+    db.admin
+        .batch_execute(
+            "UPDATE window_invalidations SET recorded_at = recorded_at - interval '1 hour';
+             SELECT run_jobs();
+             INSERT INTO detected_alerts (alert_type, severity, confidence, description, first_seen, last_seen)
+             VALUES ('SYN_Flood', 'High', 0.9, 'a', '2024-01-01 00:00:10+00', '2024-01-01 00:00:20+00'),
+                    ('SYN_Flood', 'Critical', 0.9, 'b', '2024-01-01 00:00:50+00', '2024-01-01 00:01:20+00'),
+                    ('Port_Scan', 'High', 0.9, 'c', '2024-01-01 00:01:59+00', '2024-01-01 00:02:20+00'),
+                    ('Port_Scan', 'Medium', 0.9, 'd', '2024-01-01 00:03:10+00', '2024-01-01 00:03:20+00');",
+        )
+        .await
+        .expect("jobs and alerts");
+    let front = Front::start(&db.front_url().expect("url"), &[]).await.expect("front");
+    let starts = |rows: &Value| -> Vec<String> {
+        rows.as_array().unwrap().iter().map(|r| r["window_start"].as_str().unwrap().to_string()).collect()
+    };
+
+    // The newest windows, oldest first, with only the features asked for.
+    let (status, cursor, rows) = get(&front, "/api/features?features=packet_count,%20syn_count&limit=12").await;
+    assert_eq!(status, StatusCode::OK, "{rows}");
+    assert_eq!(cursor, None, "the newest windows are not paged");
+    let newest = starts(&rows);
+    assert_eq!(newest.len(), 12);
+    assert!(newest.windows(2).all(|w| w[0] < w[1]), "oldest first: {newest:?}");
+    assert_eq!(newest.last().unwrap(), "2024-01-01T00:03:15+00:00");
+    let row = rows[0].as_object().unwrap();
+    let mut keys: Vec<&str> = row.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "confidence",
+            "host",
+            "id",
+            "packet_count",
+            "predicted_label",
+            "scope",
+            "syn_count",
+            "window_end",
+            "window_seconds",
+            "window_start"
+        ]
+    );
+    assert!(rows.as_array().unwrap().iter().all(|r| r["scope"] == "global" && r["window_seconds"] == 5));
+    assert_eq!(rows[0]["packet_count"], 500.0, "20,000 packets over 200 s: 500 a window");
+
+    // From a time on: pages that together hold every window once, in order.
+    let mut seen = Vec::new();
+    let mut path = "/api/features?from=2024-01-01T00:00:00Z&features=packet_count&limit=7".to_string();
+    loop {
+        let (status, cursor, page) = get(&front, &path).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        seen.extend(starts(&page));
+        match cursor {
+            Some(c) => {
+                path = format!("/api/features?from=2024-01-01T00:00:00Z&features=packet_count&limit=7&cursor={c}")
+            }
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 40, "every 5 s window once: {seen:?}");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]));
+    let (_, _, range) =
+        get(&front, "/api/features?from=1704067230&to=2024-01-01T00:01:00Z&features=packet_count").await;
+    assert_eq!(starts(&range).len(), 6, "[00:00:30, 00:01:00) holds 6 windows");
+
+    // A host's series; other sizes.
+    let host: String = db
+        .admin
+        .query_one("SELECT host(host) FROM aggregated_features WHERE scope = 'dst_host' LIMIT 1", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let (_, _, hosts) = get(&front, &format!("/api/features?scope=dst_host&ip={host}&features=packet_count")).await;
+    let expected = db
+        .count(&format!(
+            "SELECT count(*) FROM aggregated_features WHERE scope = 'dst_host' AND host = '{host}' AND window_seconds = 5"
+        ))
+        .await;
+    assert_eq!(hosts.as_array().unwrap().len() as i64, expected);
+    assert!(hosts.as_array().unwrap().iter().all(|r| r["host"] == json!(host)));
+    let (_, _, long) = get(&front, "/api/features?window_seconds=30&features=byte_count").await;
+    assert!(long.as_array().unwrap().iter().all(|r| r["window_seconds"] == 30 && r["byte_count"].is_number()));
+
+    for (query, field) in [
+        ("features=packet_count,colour", "features"),
+        ("ip=10.0.0.1", "ip"),
+        ("scope=src_host&ip=nowhere", "ip"),
+        ("cursor=1.2", "cursor"),
+        ("limit=10001", "limit"),
+        ("from=yesterday", "from"),
+        ("window_seconds=0", "window_seconds"),
+    ] {
+        let (status, _, body) = get(&front, &format!("/api/features?{query}")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {body}");
+        assert_eq!(body["detail"][0]["loc"], json!(["query", field]), "{query}: {body}");
+    }
+
+    // Alerts per minute and severity, from when they started.
+    let (status, _, timeline) = get(&front, "/api/alert_timeline?bucket_seconds=60").await;
+    assert_eq!(status, StatusCode::OK, "{timeline}");
+    assert_eq!(
+        timeline,
+        json!([
+            {"bucket_start": "2024-01-01T00:00:00+00:00", "severity": "Critical", "alerts": 1},
+            {"bucket_start": "2024-01-01T00:00:00+00:00", "severity": "High", "alerts": 1},
+            {"bucket_start": "2024-01-01T00:01:00+00:00", "severity": "High", "alerts": 1},
+            {"bucket_start": "2024-01-01T00:03:00+00:00", "severity": "Medium", "alerts": 1}
+        ])
+    );
+    let (_, _, later) = get(&front, "/api/alert_timeline?bucket_seconds=60&from=2024-01-01T00:02:00Z").await;
+    assert_eq!(later.as_array().unwrap().len(), 1, "only alerts that started from 00:02 on: {later}");
+    let (status, _, body) = get(&front, "/api/alert_timeline?bucket_seconds=100000").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 }

@@ -4,7 +4,7 @@
 use e2e::TestDb;
 
 /// Every earlier release, each upgraded to the current version.
-const PREVIOUS: [&str; 3] = ["0.1.0", "0.2.0", "0.3.0"];
+const PREVIOUS: [&str; 4] = ["0.1.0", "0.2.0", "0.3.0", "0.4.0"];
 
 /// Every object of the extension's schema that matters, one line each (partitions left out).
 const CATALOG: &str = r"
@@ -15,7 +15,7 @@ FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace
 UNION ALL
 SELECT 'column ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' '
        || a.attnotnull::text || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), '') || a.attidentity::text
-       || ' storage ' || a.attstorage::text
+       || ' storage ' || a.attstorage::text || ' statistics ' || a.attstattarget::text
 FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
 WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') AND c.relname !~ '^raw_packets_p[0-9]'
