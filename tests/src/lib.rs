@@ -73,6 +73,18 @@ impl TestDb {
     pub async fn packets(&self) -> i64 {
         self.count("SELECT count(*) FROM raw_packets").await
     }
+
+    /// One scheduler tick (`run_jobs()`) as if the network had been quiet for an hour (the
+    /// change records dated back): every window of what is stored is materialized.
+    pub async fn run_jobs_as_if_quiet(&self) -> anyhow::Result<()> {
+        self.admin
+            .batch_execute(
+                "UPDATE window_invalidations SET recorded_at = recorded_at - interval '1 hour';
+                 SELECT run_jobs();",
+            )
+            .await
+            .context("run_jobs")
+    }
 }
 
 /// A running `http_front` process; stopped when dropped.

@@ -11,17 +11,6 @@ use serde_json::Value;
 
 const START: f64 = 1_704_067_200.0;
 
-/// Materializes every window of what was stored (as when the network has gone quiet).
-async fn run_jobs(db: &TestDb) {
-    db.admin
-        .batch_execute(
-            "UPDATE window_invalidations SET recorded_at = recorded_at - interval '1 hour';
-             SELECT run_jobs();",
-        )
-        .await
-        .expect("jobs");
-}
-
 const NEWEST_ROW: &str = "document.querySelector('#last10 tbody tr td')?.textContent";
 const RATE_CHART: &str = "document.querySelector('canvas.rate[data-window=\"5\"]').dataset";
 
@@ -29,7 +18,7 @@ const RATE_CHART: &str = "document.querySelector('canvas.rate[data-window=\"5\"]
 async fn the_overview_picks_up_windows_written_after_it_loaded() {
     let db = TestDb::create("ta_e2e_live_pages").await.expect("db");
     copy_packets(&db.admin, &synthetic_packets(6_000, START, 60.0)).await.expect("copy");
-    run_jobs(&db).await;
+    db.run_jobs_as_if_quiet().await.expect("jobs");
     let mut front = Front::start(&db.front_url().expect("url"), &[]).await.expect("front");
     let browser = Browser::start().await.expect("browser");
 
@@ -42,7 +31,7 @@ async fn the_overview_picks_up_windows_written_after_it_loaded() {
 
     // Half a minute more traffic, materialized while the page is open.
     copy_packets(&db.admin, &synthetic_packets(3_000, START + 60.0, 30.0)).await.expect("copy");
-    run_jobs(&db).await;
+    db.run_jobs_as_if_quiet().await.expect("jobs");
     let newest = "2024-01-01 00:01:25";
     browser
         .wait_for(&format!("{NEWEST_ROW} === '{newest}'"), Duration::from_secs(15))
