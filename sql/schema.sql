@@ -79,11 +79,11 @@ CREATE INDEX raw_packets_default_dst_port_btree ON raw_packets_default (dst_port
 -- get BRIN indexes of bloom filters, one per column (a lookup reads only its column's summaries):
 -- per 8-page range (~440 packets), which values it holds, so a rare host's packets cost the
 -- summaries and the few ranges that match (the four: 3.9 s for the same COPY; new ranges stay
--- unsummarized until run_jobs() summarizes them, summarize_packet_ranges). Partitions of closed
--- days get the btree indexes once (index_closed_packet_partitions). PostgreSQL 15 costs a bloom
--- BRIN as if it read the whole table, so the front chooses between the indexes and a scan by time
--- itself (packet_search.rs) from the planner's row estimates: hence larger statistics on these
--- columns.
+-- unsummarized until run_jobs() summarizes them, summarize_packet_ranges). A closed day's
+-- partition (an hour after the day ended) gets the btree indexes once
+-- (index_closed_packet_partitions). PostgreSQL 15 costs a bloom BRIN as if it read the whole
+-- table, so the front chooses between the indexes and a scan by time itself (packet_search.rs)
+-- from the planner's row estimates: hence larger statistics on these columns.
 CREATE INDEX raw_packets_src_ip_bloom ON raw_packets
     USING brin (src_ip inet_bloom_ops (n_distinct_per_range = -0.25)) WITH (pages_per_range = 8);
 CREATE INDEX raw_packets_dst_ip_bloom ON raw_packets
@@ -179,7 +179,7 @@ $fn$;
 COMMENT ON FUNCTION summarize_packet_ranges(date, date) IS
     'Summarizes new raw_packets ranges for the host and port index in these days'' partitions; returns how many ranges';
 
--- A partition of a day before yesterday takes no live traffic any more: it gets btree indexes on
+-- A day's partition takes no live traffic an hour after the day ended: it gets btree indexes on
 -- addresses and ports (built once, in sorted order: ~11 s for the four over 10M packets), which
 -- the planner uses on its own to find any host's or port's packets exactly. Live partitions keep
 -- only the bloom indexes, cheap at insert. The default partition has them from the start (it
@@ -202,7 +202,7 @@ BEGIN
          LATERAL (SELECT CASE WHEN c.relname ~ '^raw_packets_p[0-9]{8}$'
                               THEN to_date(substr(c.relname, 14), 'YYYYMMDD') END AS day) d
     WHERE h.inhparent = 'raw_packets'::regclass
-      AND d.day < (now() AT TIME ZONE 'UTC')::date - 1
+      AND d.day < ((now() - interval '1 hour') AT TIME ZONE 'UTC')::date
       AND NOT coalesce(d.day BETWEEN busy_from AND busy_until, false)
       AND to_regclass(quote_ident(c.relname || '_dst_port_btree')) IS NULL
     ORDER BY d.day DESC
@@ -220,7 +220,7 @@ END
 $fn$;
 
 COMMENT ON FUNCTION index_closed_packet_partitions(date, date) IS
-    'Gives the newest raw_packets partition of a day before yesterday that lacks them btree indexes on addresses and ports; returns it';
+    'Gives the newest raw_packets partition of a closed day (ended over an hour ago) that lacks them btree indexes on addresses and ports; returns it';
 
 -- Partitions for the days around now, so live traffic never waits on DDL.
 CREATE FUNCTION ensure_raw_packet_partitions_ahead(days_ahead integer DEFAULT 7) RETURNS integer

@@ -100,7 +100,7 @@ $fn$;
 COMMENT ON FUNCTION summarize_packet_ranges(date, date) IS
     'Summarizes new raw_packets ranges for the host and port index in these days'' partitions; returns how many ranges';
 
--- A partition of a day before yesterday takes no live traffic any more: it gets btree indexes on
+-- A day's partition takes no live traffic an hour after the day ended: it gets btree indexes on
 -- addresses and ports (built once, in sorted order: ~11 s for the four over 10M packets), which
 -- the planner uses on its own to find any host's or port's packets exactly. Live partitions keep
 -- only the bloom indexes, cheap at insert. The default partition has them from the start (it
@@ -123,7 +123,7 @@ BEGIN
          LATERAL (SELECT CASE WHEN c.relname ~ '^raw_packets_p[0-9]{8}$'
                               THEN to_date(substr(c.relname, 14), 'YYYYMMDD') END AS day) d
     WHERE h.inhparent = 'raw_packets'::regclass
-      AND d.day < (now() AT TIME ZONE 'UTC')::date - 1
+      AND d.day < ((now() - interval '1 hour') AT TIME ZONE 'UTC')::date
       AND NOT coalesce(d.day BETWEEN busy_from AND busy_until, false)
       AND to_regclass(quote_ident(c.relname || '_dst_port_btree')) IS NULL
     ORDER BY d.day DESC
@@ -141,7 +141,7 @@ END
 $fn$;
 
 COMMENT ON FUNCTION index_closed_packet_partitions(date, date) IS
-    'Gives the newest raw_packets partition of a day before yesterday that lacks them btree indexes on addresses and ports; returns it';
+    'Gives the newest raw_packets partition of a closed day (ended over an hour ago) that lacks them btree indexes on addresses and ports; returns it';
 
 REVOKE ALL ON FUNCTION summarize_packet_ranges(date, date) FROM PUBLIC;
 REVOKE ALL ON FUNCTION index_closed_packet_partitions(date, date) FROM PUBLIC;

@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod packet_search;
 pub mod pages;
 pub mod predict;
+pub mod series;
 pub mod state;
 pub mod traffic;
 pub mod where_clause;
@@ -40,7 +41,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/alert_timeline", get(alerts::alert_timeline))
         .route("/api/last10", get(traffic::last10))
         .route("/api/alltraffic", get(traffic::all_traffic))
-        .route("/api/features", get(traffic::features))
+        .route("/api/features", get(series::features))
         .route("/predict", post(predict::predict))
         .route("/metrics", get(metrics::metrics))
         .route("/openapi.json", get(openapi::openapi_json))

@@ -320,7 +320,7 @@ fn last10_doc() {}
 #[allow(dead_code)]
 fn alltraffic_doc() {}
 
-#[utoipa::path(get, path = "/api/features", params(crate::traffic::FeaturesQuery),
+#[utoipa::path(get, path = "/api/features", params(crate::series::FeaturesQuery),
     description = "A time series of window features and predictions for one window size and scope (the data behind the dashboard's charts), oldest first: from `from` on, a page of `limit` with the next page's cursor in x-next-cursor; without `from`, the newest `limit` windows.",
     responses((status = 200, body = Vec<FeatureRow>,
                headers(("x-next-cursor" = String, description = "With `from`: the next page's cursor (absent on the last page)"))),

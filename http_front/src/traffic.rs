@@ -1,6 +1,6 @@
-//! Window reads: `GET /api/last10` (the newest windows, as the original dashboard showed them),
-//! `GET /api/alltraffic` (every window row, filtered, in pages: the original returned the whole
-//! table in one response) and `GET /api/features` (a time series of chosen features, for charts).
+//! Window reads: `GET /api/last10` (the newest windows, as the original dashboard showed them)
+//! and `GET /api/alltraffic` (every window row, filtered, in pages: the original returned the
+//! whole table in one response).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -12,10 +12,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::filters::{check_scope, check_window_seconds, invalid, parse_ip, parse_time, Cursor};
+use crate::filters::{check_scope, check_window_seconds, invalid, parse_ip, Cursor};
 use crate::state::AppState;
 use crate::where_clause::{self, Where};
-use traffic_core::features::FEATURES;
 
 pub const DEFAULT_PAGE: i64 = 100;
 pub const MAX_PAGE: i64 = 1000;
@@ -138,115 +137,4 @@ pub async fn all_traffic(
     let client = state.pool.get().await?;
     let rows = where_clause::rows(&client, &sql, &params).await?;
     Ok(crate::api::json_page_response(&rows, limit))
-}
-
-pub const DEFAULT_SERIES: i64 = 120;
-pub const MAX_SERIES: i64 = 10_000;
-
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct FeaturesQuery {
-    /// Window size in seconds (default 5).
-    pub window_seconds: Option<i32>,
-    /// global (default), src_host or dst_host.
-    pub scope: Option<String>,
-    /// Only this host's rows (src_host or dst_host scope).
-    pub ip: Option<String>,
-    /// Windows starting at or after this time (RFC 3339 or Unix seconds), oldest first, paged by
-    /// cursor. Without it: the newest `limit` windows.
-    pub from: Option<String>,
-    /// Windows starting before this time.
-    pub to: Option<String>,
-    /// Comma-separated feature names, as feature_names() (default: every feature).
-    pub features: Option<String>,
-    /// Rows at most (default 120, at most 10000).
-    pub limit: Option<i64>,
-    /// The previous page's `x-next-cursor` (with `from`).
-    pub cursor: Option<String>,
-}
-
-/// The requested feature columns, checked against the core's list (so they can go into SQL).
-fn feature_columns(names: Option<&str>) -> Result<Vec<&'static str>, ApiError> {
-    let Some(names) = names else { return Ok(FEATURES.iter().map(|f| f.name).collect()) };
-    names
-        .split(',')
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(|n| {
-            traffic_core::features::index_of(n).map(|i| FEATURES[i].name).ok_or_else(|| {
-                invalid("features", format!("no feature named {n:?}: the features are those of feature_names()"))
-            })
-        })
-        .collect()
-}
-
-/// `GET /api/features`: a time series of window features with their predictions (the data
-/// behind the dashboard's charts): one window size and scope, the features asked for, oldest
-/// first.
-pub async fn features(
-    State(state): State<Arc<AppState>>,
-    query: Result<Query<FeaturesQuery>, QueryRejection>,
-) -> Result<Response, ApiError> {
-    let Query(q) = query.map_err(|e| ApiError::unprocessable(e.body_text(), vec![json!("query")]))?;
-    check_window_seconds(q.window_seconds)?;
-    check_scope(q.scope.as_deref())?;
-    let ip = parse_ip(q.ip.as_deref())?;
-    let scope = q.scope.unwrap_or_else(|| "global".into());
-    if ip.is_some() && scope == "global" {
-        return Err(invalid("ip", "ip selects a host's rows: give scope=src_host or scope=dst_host".into()));
-    }
-    let limit = q.limit.unwrap_or(DEFAULT_SERIES);
-    if !(1..=MAX_SERIES).contains(&limit) {
-        return Err(invalid("limit", format!("limit must be from 1 to {MAX_SERIES}")));
-    }
-    let columns = feature_columns(q.features.as_deref())?;
-    let from = q.from.as_deref().map(|t| parse_time("from", t)).transpose()?;
-    let to = q.to.as_deref().map(|t| parse_time("to", t)).transpose()?;
-    let after = Cursor::from_param(q.cursor.as_deref())?;
-    if after.is_some() && from.is_none() {
-        return Err(invalid("cursor", "cursor continues a series from `from`: give from as well".into()));
-    }
-
-    let mut w = Where::new();
-    let p = w.bind(q.window_seconds.unwrap_or(5));
-    w.and(format!("window_seconds = {p}"));
-    let p = w.bind(scope);
-    w.and(format!("scope = {p}"));
-    if let Some(ip) = ip {
-        let p = w.bind(ip);
-        w.and(format!("host = {p}"));
-    }
-    if let Some(from) = from {
-        let p = w.bind(from);
-        w.and(format!("window_start >= {p}"));
-    }
-    if let Some(to) = to {
-        let p = w.bind(to);
-        w.and(format!("window_start < {p}"));
-    }
-    if let Some(c) = &after {
-        let (at, id) = (w.bind(c.at), w.bind(c.id));
-        w.and(format!("window_start >= {at} AND (window_start, id) > ({at}, {id})"));
-    }
-    let limit_param = w.bind(limit);
-    let select = format!(
-        "SELECT id, window_seconds, window_start, window_end, scope, host, predicted_label, confidence, {}
-         FROM aggregated_features {}",
-        columns.join(", "),
-        w.clause()
-    );
-    // From `from` forward; or the newest windows, put back in time order.
-    let sql = if from.is_some() {
-        format!("SELECT row_to_json(r)::text, window_start, id FROM ({select} ORDER BY window_start, id LIMIT {limit_param}) r ORDER BY window_start, id")
-    } else {
-        format!("SELECT row_to_json(r)::text, window_start, id FROM ({select} ORDER BY window_start DESC, id DESC LIMIT {limit_param}) r ORDER BY window_start, id")
-    };
-    let client = state.pool.get().await?;
-    let rows = where_clause::rows(&client, &sql, &w).await?;
-    Ok(if from.is_some() {
-        crate::api::json_page_response(&rows, limit)
-    } else {
-        crate::api::json_array_response(&rows)
-    })
 }

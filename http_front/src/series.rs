@@ -1,0 +1,151 @@
+//! `GET /api/features`: a time series of window features with their predictions (the
+//! original's "aggregated data with predictions", behind the dashboard's charts).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+use traffic_core::features::FEATURES;
+
+use crate::error::ApiError;
+use crate::filters::{check_scope, check_window_seconds, invalid, parse_ip, parse_time, Cursor};
+use crate::state::AppState;
+use crate::where_clause::{self, Where};
+
+pub const DEFAULT_SERIES: i64 = 120;
+pub const MAX_SERIES: i64 = 10_000;
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct FeaturesQuery {
+    /// Window size in seconds (default 5).
+    pub window_seconds: Option<i32>,
+    /// global (default), src_host or dst_host.
+    pub scope: Option<String>,
+    /// Only this host's rows (src_host or dst_host scope).
+    pub ip: Option<String>,
+    /// Windows starting at or after this time (RFC 3339 or Unix seconds), oldest first, paged by
+    /// cursor. Without it: the newest `limit` windows.
+    pub from: Option<String>,
+    /// Windows starting before this time.
+    pub to: Option<String>,
+    /// Comma-separated feature names, as feature_names() (default: every feature).
+    pub features: Option<String>,
+    /// Rows at most (default 120, at most 10000).
+    pub limit: Option<i64>,
+    /// The previous page's `x-next-cursor` (with `from`).
+    pub cursor: Option<String>,
+}
+
+/// The requested feature columns, checked against the core's list (so they can go into SQL).
+fn feature_columns(names: Option<&str>) -> Result<Vec<&'static str>, ApiError> {
+    let Some(names) = names else { return Ok(FEATURES.iter().map(|f| f.name).collect()) };
+    names
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            traffic_core::features::index_of(n).map(|i| FEATURES[i].name).ok_or_else(|| {
+                invalid("features", format!("no feature named {n:?}: the features are those of feature_names()"))
+            })
+        })
+        .collect()
+}
+
+/// One series: a window size and scope (and host), a time range or the newest windows, the
+/// feature columns (checked names), at most `limit` rows after a cursor.
+struct Series {
+    seconds: i32,
+    scope: String,
+    ip: Option<IpAddr>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    after: Option<Cursor>,
+    columns: Vec<&'static str>,
+    limit: i64,
+}
+
+impl Series {
+    /// The rows as JSON, then window_start and id (the cursor), oldest first: from `from` on,
+    /// or the newest windows put back in time order.
+    fn sql(&self) -> (String, Where) {
+        let mut w = Where::new();
+        let p = w.bind(self.seconds);
+        w.and(format!("window_seconds = {p}"));
+        let p = w.bind(self.scope.clone());
+        w.and(format!("scope = {p}"));
+        if let Some(ip) = self.ip {
+            let p = w.bind(ip);
+            w.and(format!("host = {p}"));
+        }
+        if let Some(from) = self.from {
+            let p = w.bind(from);
+            w.and(format!("window_start >= {p}"));
+        }
+        if let Some(to) = self.to {
+            let p = w.bind(to);
+            w.and(format!("window_start < {p}"));
+        }
+        if let Some(c) = &self.after {
+            let (at, id) = (w.bind(c.at), w.bind(c.id));
+            w.and(format!("window_start >= {at} AND (window_start, id) > ({at}, {id})"));
+        }
+        let limit = w.bind(self.limit);
+        let order = if self.from.is_some() { "" } else { " DESC" };
+        let sql = format!(
+            "SELECT row_to_json(r)::text, window_start, id FROM (
+                 SELECT id, window_seconds, window_start, window_end, scope, host, predicted_label, confidence, {}
+                 FROM aggregated_features {}
+                 ORDER BY window_start{order}, id{order} LIMIT {limit}) r
+             ORDER BY window_start, id",
+            self.columns.join(", "),
+            w.clause()
+        );
+        (sql, w)
+    }
+}
+
+/// `GET /api/features`: a time series of window features with their predictions (the data
+/// behind the dashboard's charts): one window size and scope, the features asked for, oldest
+/// first.
+pub async fn features(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<FeaturesQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::unprocessable(e.body_text(), vec![json!("query")]))?;
+    check_window_seconds(q.window_seconds)?;
+    check_scope(q.scope.as_deref())?;
+    let ip = parse_ip(q.ip.as_deref())?;
+    let scope = q.scope.unwrap_or_else(|| "global".into());
+    if ip.is_some() && scope == "global" {
+        return Err(invalid("ip", "ip selects a host's rows: give scope=src_host or scope=dst_host".into()));
+    }
+    let limit = q.limit.unwrap_or(DEFAULT_SERIES);
+    if !(1..=MAX_SERIES).contains(&limit) {
+        return Err(invalid("limit", format!("limit must be from 1 to {MAX_SERIES}")));
+    }
+    let columns = feature_columns(q.features.as_deref())?;
+    let from = q.from.as_deref().map(|t| parse_time("from", t)).transpose()?;
+    let to = q.to.as_deref().map(|t| parse_time("to", t)).transpose()?;
+    let after = Cursor::from_param(q.cursor.as_deref())?;
+    if after.is_some() && from.is_none() {
+        return Err(invalid("cursor", "cursor continues a series from `from`: give from as well".into()));
+    }
+
+    let series = Series { seconds: q.window_seconds.unwrap_or(5), scope, ip, from, to, after, columns, limit };
+    let (sql, params) = series.sql();
+    let client = state.pool.get().await?;
+    let rows = where_clause::rows(&client, &sql, &params).await?;
+    // Only a series from `from` on is paged; the newest windows are what they are.
+    Ok(if series.from.is_some() {
+        crate::api::json_page_response(&rows, limit)
+    } else {
+        crate::api::json_array_response(&rows)
+    })
+}
