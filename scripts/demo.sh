@@ -88,7 +88,8 @@ fi
 cat <<MSG
 
 The traffic analyzer is running:
-  front         http://127.0.0.1:$port/  (POST /ingest_packets, GET /health, GET /api/alerts, GET /api/raw_packets/last/{count})
+  dashboard     http://127.0.0.1:$port/  (overview; /alerts, /packets, /alltraffic_page)
+  API           http://127.0.0.1:$port/openapi.json  (POST /ingest_packets, GET /api/alerts, /api/packets, /api/features, ...)
   database      psql -d traffic_analyzer   (extension traffic_analyzer, tables raw_packets, aggregated_features, detected_alerts, models)
   scheduler     SELECT pid, backend_type FROM pg_stat_activity WHERE backend_type = 'traffic_analyzer scheduler';
   stop          kill \$(cat $PID_FILE)
