@@ -222,8 +222,11 @@ $fn$;
 COMMENT ON FUNCTION index_closed_packet_partitions(date, date) IS
     'Gives the newest raw_packets partition of a closed day (ended over an hour ago) that lacks them btree indexes on addresses and ports; returns it';
 
--- Partitions for the days around now, so live traffic never waits on DDL.
-CREATE FUNCTION ensure_raw_packet_partitions_ahead(days_ahead integer DEFAULT 7) RETURNS integer
+-- Partitions for the days around now, so live traffic never waits on DDL (the front calls it
+-- hourly). One day ahead by default: every partition, empty or not, costs each query on
+-- raw_packets that cannot prune it some planning (measured: a host search's estimate 0.9 ms with
+-- 7 empty days ahead, 0.2 ms without), and a batch for a later day creates its partition anyway.
+CREATE FUNCTION ensure_raw_packet_partitions_ahead(days_ahead integer DEFAULT 1) RETURNS integer
 LANGUAGE sql SECURITY DEFINER
 SET search_path = @extschema@, pg_temp
 AS $fn$

@@ -3,7 +3,7 @@
 -- btree indexes on them in partitions of closed days (built by run_jobs) and in the default
 -- partition, and larger statistics on those columns, which new partitions now copy;
 -- aggregated_features gets indexes by (window_start, id), host and predicted label;
--- detected_alerts by address.
+-- detected_alerts by address. Partitions are made one day ahead instead of seven.
 
 CREATE INDEX raw_packets_src_ip_bloom ON raw_packets
     USING brin (src_ip inet_bloom_ops (n_distinct_per_range = -0.25)) WITH (pages_per_range = 8);
@@ -142,6 +142,20 @@ $fn$;
 
 COMMENT ON FUNCTION index_closed_packet_partitions(date, date) IS
     'Gives the newest raw_packets partition of a closed day (ended over an hour ago) that lacks them btree indexes on addresses and ports; returns it';
+
+-- Partitions for the days around now, so live traffic never waits on DDL (the front calls it
+-- hourly). One day ahead by default: every partition, empty or not, costs each query on
+-- raw_packets that cannot prune it some planning (measured: a host search's estimate 0.9 ms with
+-- 7 empty days ahead, 0.2 ms without), and a batch for a later day creates its partition anyway.
+CREATE OR REPLACE FUNCTION ensure_raw_packet_partitions_ahead(days_ahead integer DEFAULT 1) RETURNS integer
+LANGUAGE sql SECURITY DEFINER
+SET search_path = @extschema@, pg_temp
+AS $fn$
+    SELECT ensure_raw_packet_partitions(array_agg(d::date))
+    FROM generate_series((now() AT TIME ZONE 'UTC')::date - 1,
+                         (now() AT TIME ZONE 'UTC')::date + least(greatest(days_ahead, 0), 365),
+                         interval '1 day') AS d
+$fn$;
 
 REVOKE ALL ON FUNCTION summarize_packet_ranges(date, date) FROM PUBLIC;
 REVOKE ALL ON FUNCTION index_closed_packet_partitions(date, date) FROM PUBLIC;

@@ -41,7 +41,7 @@ pub async fn maintain(pool: Pool) {
         tick.tick().await;
         let result = async {
             let client = pool.get().await?;
-            let created: i32 = client.query_one("SELECT ensure_raw_packet_partitions_ahead(7)", &[]).await?.get(0);
+            let created: i32 = client.query_one("SELECT ensure_raw_packet_partitions_ahead()", &[]).await?.get(0);
             let pruned: i64 = client.query_one("SELECT prune_ingest_batches()", &[]).await?.get(0);
             anyhow::Ok((created, pruned))
         }
