@@ -51,30 +51,12 @@ pub struct AlertFilters {
 impl AlertFilters {
     pub fn sql(&self, columns: &str) -> (String, Where) {
         let mut q = Where::new();
-        if let Some(t) = &self.alert_type {
-            let p = q.bind(t.clone());
-            q.and(format!("alert_type = {p}"));
-        }
-        if let Some(s) = &self.severity {
-            let p = q.bind(s.clone());
-            q.and(format!("severity = {p}"));
-        }
-        if let Some(ip) = &self.ip {
-            let p = q.bind(*ip);
-            q.and(format!("(source_ip = {p} OR destination_ip = {p})"));
-        }
-        if let Some(from) = self.from {
-            let p = q.bind(from);
-            q.and(format!("last_seen >= {p}"));
-        }
-        if let Some(to) = self.to {
-            let p = q.bind(to);
-            q.and(format!("first_seen < {p}"));
-        }
-        if let Some(id) = self.before_id {
-            let p = q.bind(id);
-            q.and(format!("id < {p}"));
-        }
+        q.and_if(self.alert_type.clone(), |p| format!("alert_type = {p}"));
+        q.and_if(self.severity.clone(), |p| format!("severity = {p}"));
+        q.and_if(self.ip, |p| format!("(source_ip = {p} OR destination_ip = {p})"));
+        q.and_if(self.from, |p| format!("last_seen >= {p}"));
+        q.and_if(self.to, |p| format!("first_seen < {p}"));
+        q.and_if(self.before_id, |p| format!("id < {p}"));
         let limit = q.bind(self.limit);
         (format!("SELECT {columns} FROM detected_alerts {} ORDER BY id DESC LIMIT {limit}", q.clause()), q)
     }

@@ -38,27 +38,12 @@ impl PacketFilters {
     fn conditions(&self, only_time: bool) -> Where {
         let mut q = Where::new();
         if !only_time {
-            if let Some(ip) = &self.ip {
-                let p = q.bind(*ip);
-                q.and(format!("(src_ip = {p} OR dst_ip = {p})"));
-            }
-            if let Some(port) = self.port {
-                let p = q.bind(port);
-                q.and(format!("(src_port = {p} OR dst_port = {p})"));
-            }
-            if let Some(protocol) = &self.protocol {
-                let p = q.bind(protocol.clone());
-                q.and(format!("upper(protocol) = upper({p})"));
-            }
+            q.and_if(self.ip, |p| format!("(src_ip = {p} OR dst_ip = {p})"));
+            q.and_if(self.port, |p| format!("(src_port = {p} OR dst_port = {p})"));
+            q.and_if(self.protocol.clone(), |p| format!("upper(protocol) = upper({p})"));
         }
-        if let Some(from) = self.from {
-            let p = q.bind(from);
-            q.and(format!("ts >= {p}"));
-        }
-        if let Some(to) = self.to {
-            let p = q.bind(to);
-            q.and(format!("ts < {p}"));
-        }
+        q.and_if(self.from, |p| format!("ts >= {p}"));
+        q.and_if(self.to, |p| format!("ts < {p}"));
         if let Some(c) = &self.after {
             let (at, id) = (q.bind(c.at), q.bind(c.id));
             q.and(format!("ts <= {at} AND (ts, id) < ({at}, {id})"));

@@ -80,18 +80,9 @@ impl Series {
         w.and(format!("window_seconds = {p}"));
         let p = w.bind(self.scope.clone());
         w.and(format!("scope = {p}"));
-        if let Some(ip) = self.ip {
-            let p = w.bind(ip);
-            w.and(format!("host = {p}"));
-        }
-        if let Some(from) = self.from {
-            let p = w.bind(from);
-            w.and(format!("window_start >= {p}"));
-        }
-        if let Some(to) = self.to {
-            let p = w.bind(to);
-            w.and(format!("window_start < {p}"));
-        }
+        w.and_if(self.ip, |p| format!("host = {p}"));
+        w.and_if(self.from, |p| format!("window_start >= {p}"));
+        w.and_if(self.to, |p| format!("window_start < {p}"));
         if let Some(c) = &self.after {
             let (at, id) = (w.bind(c.at), w.bind(c.id));
             w.and(format!("window_start >= {at} AND (window_start, id) > ({at}, {id})"));

@@ -81,22 +81,10 @@ impl WindowPage {
     /// Window rows newest first: `columns` first, then window_start and id (for the next cursor).
     pub fn sql(&self, columns: &str) -> (String, Where) {
         let mut q = Where::new();
-        if let Some(seconds) = self.seconds {
-            let p = q.bind(seconds);
-            q.and(format!("window_seconds = {p}"));
-        }
-        if let Some(scope) = &self.scope {
-            let p = q.bind(scope.clone());
-            q.and(format!("scope = {p}"));
-        }
-        if let Some(label) = &self.label {
-            let p = q.bind(label.clone());
-            q.and(format!("predicted_label = {p}"));
-        }
-        if let Some(ip) = self.ip {
-            let p = q.bind(ip);
-            q.and(format!("host = {p}"));
-        }
+        q.and_if(self.seconds, |p| format!("window_seconds = {p}"));
+        q.and_if(self.scope.clone(), |p| format!("scope = {p}"));
+        q.and_if(self.label.clone(), |p| format!("predicted_label = {p}"));
+        q.and_if(self.ip, |p| format!("host = {p}"));
         if let Some(c) = &self.after {
             let (at, id) = (q.bind(c.at), q.bind(c.id));
             q.and(format!("window_start <= {at} AND (window_start, id) < ({at}, {id})"));

@@ -28,6 +28,18 @@ impl Where {
         self.conditions.push(condition.into());
     }
 
+    /// When `value` is given: binds it and adds `condition` of its placeholder.
+    pub fn and_if<T: ToSql + Sync + Send + 'static>(
+        &mut self,
+        value: Option<T>,
+        condition: impl FnOnce(&str) -> String,
+    ) {
+        if let Some(value) = value {
+            let p = self.bind(value);
+            self.and(condition(&p));
+        }
+    }
+
     /// `WHERE a AND b ...`, or nothing when no filter is set.
     pub fn clause(&self) -> String {
         if self.conditions.is_empty() {
@@ -62,8 +74,8 @@ mod tests {
         assert_eq!(q.clause(), "");
         let ip = q.bind("10.0.0.1".to_string());
         q.and(format!("(src_ip = {ip} OR dst_ip = {ip})"));
-        let port = q.bind(80i32);
-        q.and(format!("dst_port = {port}"));
+        q.and_if(Some(80i32), |p| format!("dst_port = {p}"));
+        q.and_if(None::<i32>, |p| format!("src_port = {p}"));
         assert_eq!(q.clause(), "WHERE (src_ip = $1 OR dst_ip = $1) AND dst_port = $2");
         assert_eq!(q.params().len(), 2);
     }
