@@ -74,16 +74,17 @@ CREATE INDEX raw_packets_default_dst_port_btree ON raw_packets_default (dst_port
 
 -- The primary key's (ts, id) order serves the reads by time (newest packets, a time range, then
 -- filters). Reads by address or port: a btree per column would find them, but in a partition
--- taking live traffic every packet lands at a random place in it (measured: two such indexes
--- halve COPY throughput, 2M packets 6.5-6.7 s against 3.1-3.6 s without). So live partitions
--- get BRIN indexes of bloom filters, one per column (a lookup reads only its column's summaries):
--- per 8-page range (~440 packets), which values it holds, so a rare host's packets cost the
--- summaries and the few ranges that match (the four: 3.9 s for the same COPY; new ranges stay
--- unsummarized until run_jobs() summarizes them, summarize_packet_ranges). A closed day's
--- partition (an hour after the day ended) gets the btree indexes once
--- (index_closed_packet_partitions). PostgreSQL 15 costs a bloom BRIN as if it read the whole
--- table, so the front chooses between the indexes and a scan by time itself (packet_search.rs)
--- from the planner's row estimates: hence larger statistics on these columns.
+-- taking live traffic every packet lands at a random place in it (measured once by hand: two such
+-- indexes halve COPY throughput, 2M packets 6.5-6.7 s against 3.1-3.6 s without). So live
+-- partitions get BRIN indexes of bloom filters, one per column (a lookup reads only its column's
+-- summaries): per 8-page range (~440 packets), which values it holds, so a rare host's packets
+-- cost the summaries and the few ranges that match (the four: 3.9 s for the same COPY; the ingest
+-- benchmark measures their cost against no index in each run; new ranges stay unsummarized until
+-- run_jobs() summarizes them, summarize_packet_ranges). A closed day's partition (an hour after
+-- the day ended) gets the btree indexes once (index_closed_packet_partitions). PostgreSQL 15 costs
+-- a bloom BRIN as if it read the whole table, so the front chooses between the indexes and a scan
+-- by time itself (packet_search.rs) from the planner's row estimates: hence larger statistics on
+-- these columns.
 CREATE INDEX raw_packets_src_ip_bloom ON raw_packets
     USING brin (src_ip inet_bloom_ops (n_distinct_per_range = -0.25)) WITH (pages_per_range = 8);
 CREATE INDEX raw_packets_dst_ip_bloom ON raw_packets

@@ -103,6 +103,7 @@ pub struct TimelineQuery {
 }
 
 /// Alerts that started in each bucket, by severity; the range defaults to the newest alerts'.
+/// (`last_seen >= since` follows from `first_seen >= since`; it is there for the last_seen index.)
 const TIMELINE_SQL: &str = "
 WITH range AS (
     SELECT coalesce($2, (SELECT max(first_seen) FROM detected_alerts) + make_interval(secs => $1)) AS upto),

@@ -84,11 +84,6 @@ impl Cursor {
         })
         .transpose()
     }
-
-    /// (time, id) as query arguments (NULL without a cursor).
-    pub fn args(cursor: &Option<Cursor>) -> (Option<DateTime<Utc>>, Option<i64>) {
-        (cursor.as_ref().map(|c| c.at), cursor.as_ref().map(|c| c.id))
-    }
 }
 
 #[cfg(test)]

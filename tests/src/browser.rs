@@ -2,7 +2,7 @@
 //! test can load a page, wait for what its scripts do, change the database and watch the page
 //! follow, read the browser console and take screenshots.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -135,10 +135,8 @@ impl WebDriverCompatibleCommand for BrowserLog {
 }
 
 /// target/<profile>/e2e-logs/screenshots: kept after the run as test artifacts.
-pub fn screenshot_dir() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let profile = exe.parent().and_then(Path::parent).context("target/<profile>")?;
-    let dir = profile.join("e2e-logs").join("screenshots");
+fn screenshot_dir() -> anyhow::Result<PathBuf> {
+    let dir = crate::log_dir().join("screenshots");
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
