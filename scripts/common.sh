@@ -9,13 +9,16 @@ target_dir() {
         sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p'
 }
 
-# XGBoost itself, for the tests' oracle (and, later, training): a venv with the CPU wheel from
-# PyPI, created once. Python runs only there, never in the product.
+# The tests' independent oracles, in a venv created once: XGBoost itself (the CPU wheel from
+# PyPI; training links its library too) and schemathesis (the front against its OpenAPI
+# document). Python runs only there, never in the product.
 ORACLE_VENV=${TA_ORACLE_VENV:-/var/cache/traffic_analyzer/xgb-venv}
-ORACLE_PACKAGES=(xgboost-cpu==3.2.0 numpy==2.4.6)
+ORACLE_PACKAGES=(xgboost-cpu==3.2.0 numpy==2.4.6 schemathesis==4.32.5)
 ensure_oracle_venv() {
-    if "$ORACLE_VENV/bin/python" -c 'import xgboost, numpy; assert xgboost.__version__ == "3.2.0"' 2>/dev/null; then
-        echo "XGBoost oracle venv present ($ORACLE_VENV)"
+    if "$ORACLE_VENV/bin/python" -c '
+import importlib.metadata as m, xgboost, numpy
+assert xgboost.__version__ == "3.2.0" and m.version("schemathesis") == "4.32.5"' 2>/dev/null; then
+        echo "test oracle venv present ($ORACLE_VENV)"
     else
         python3 -m venv "$ORACLE_VENV"
         "$ORACLE_VENV/bin/pip" install -q "${ORACLE_PACKAGES[@]}"

@@ -13,7 +13,7 @@ DB_NAME=${TA_DATABASE:-traffic_analyzer}
 CONF_DIR=/etc/traffic_analyzer
 FRONT_ENV=$CONF_DIR/front.env
 APT_PACKAGES=(postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libclang-dev libpcap-dev sudo
-              build-essential pkg-config curl ca-certificates tshark python3-venv chromium chromium-driver)
+              build-essential pkg-config curl ca-certificates openssl tshark python3-venv chromium chromium-driver)
 
 [ "$(id -u)" = 0 ] || { echo "setup.sh: run as root (it installs packages and configures PostgreSQL)" >&2; exit 1; }
 # shellcheck source=common.sh
@@ -117,7 +117,7 @@ SQL
 }
 model_sql | as_postgres -d "$DB_NAME" -At
 
-step "the front's login role (traffic_ingest + traffic_reader, nothing more)"
+step "the front's login role (traffic_ingest + traffic_reader + traffic_auth, nothing more)"
 mkdir -p "$CONF_DIR"
 if [ ! -s "$FRONT_ENV" ]; then
     password=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -132,10 +132,52 @@ SELECT 'CREATE ROLE traffic_front LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles 
 SELECT format('ALTER ROLE traffic_front PASSWORD %L', :'pw')
 WHERE NOT EXISTS (SELECT FROM pg_authid WHERE rolname = 'traffic_front' AND rolpassword IS NOT NULL)
 \gexec
-GRANT traffic_ingest, traffic_reader TO traffic_front;
+GRANT traffic_ingest, traffic_reader, traffic_auth TO traffic_front;
+-- The front's own limits on every session, whatever it asks for (it sets them too).
+ALTER ROLE traffic_front SET statement_timeout = '30s';
+ALTER ROLE traffic_front SET idle_in_transaction_session_timeout = '30s';
 SQL
 grep -q '^DATABASE_URL=' "$FRONT_ENV" || \
     printf 'DATABASE_URL=postgres://traffic_front:%s@127.0.0.1:%s/%s\n' "$TA_FRONT_PASSWORD" "$PG_PORT" "$DB_NAME" >> "$FRONT_ENV"
+
+step "the first admin of the front, and a token for the demo sensor"
+# Their secrets are made once and kept readable by root only.
+umask 077
+ADMIN_FILE=$CONF_DIR/admin.credentials
+if [ ! -s "$ADMIN_FILE" ]; then
+    printf 'user=admin\npassword=%s\n' "$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')" > "$ADMIN_FILE"
+fi
+admin_password=$(sed -n 's/^password=//p' "$ADMIN_FILE")
+as_postgres -d "$DB_NAME" -v pw="$admin_password" <<'SQL'
+\o /dev/null
+SELECT create_front_user('admin', 'admin', :'pw') WHERE NOT EXISTS (SELECT FROM front_users WHERE name = 'admin');
+SQL
+SENSOR_TOKEN_FILE=$CONF_DIR/sensor.token
+if [ ! -s "$SENSOR_TOKEN_FILE" ] || [ -z "$(as_postgres -d "$DB_NAME" -Atc \
+        "SELECT authenticate_sensor('$(cat "$SENSOR_TOKEN_FILE")')")" ]; then
+    as_postgres -d "$DB_NAME" -Atc "SELECT create_sensor_token('demo')" > "$SENSOR_TOKEN_FILE"
+fi
+echo "admin login in $ADMIN_FILE; the demo sensor's token in $SENSOR_TOKEN_FILE"
+
+step "TLS: a local CA and the front's certificate (for the demo; bring your own in production)"
+TLS_DIR=$CONF_DIR/tls
+mkdir -p "$TLS_DIR"
+if [ ! -s "$TLS_DIR/ca.crt" ] || [ ! -s "$TLS_DIR/front.key" ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+        -subj "/CN=traffic_analyzer local CA" -keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.crt" 2>/dev/null
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$(hostname)" \
+        -keyout "$TLS_DIR/front.key" -out "$TLS_DIR/front.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost,DNS:%s,IP:127.0.0.1,IP:::1\nextendedKeyUsage=serverAuth\n' "$(hostname)" \
+        > "$TLS_DIR/front.ext"
+    openssl x509 -req -in "$TLS_DIR/front.csr" -CA "$TLS_DIR/ca.crt" -CAkey "$TLS_DIR/ca.key" -CAcreateserial \
+        -days 825 -extfile "$TLS_DIR/front.ext" -out "$TLS_DIR/front.crt" 2>/dev/null
+    rm -f "$TLS_DIR/front.csr" "$TLS_DIR/front.ext"
+    chmod 0644 "$TLS_DIR/ca.crt" "$TLS_DIR/front.crt"
+    echo "made $TLS_DIR/ca.crt and the front's certificate $TLS_DIR/front.crt"
+else
+    echo "present ($TLS_DIR)"
+fi
+umask 022
 
 step "front and sensor (release build)"
 cargo build --release --locked -p http_front -p sensor --manifest-path "$ROOT/Cargo.toml"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test, from a fresh machine: setup (idempotent), formatting and lints, the core's unit
-# tests, the extension's tests inside PostgreSQL, and the end-to-end tests (real front, real
-# PostgreSQL with the extension installed).
+# tests, the extension's tests inside PostgreSQL, the end-to-end tests (real front, real
+# PostgreSQL with the extension installed), and the fuzz targets for a bounded time.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +36,9 @@ rm -f "$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)/traffic_analyzer.so"
 
 step "unit and end-to-end tests"
 cargo test --workspace --exclude traffic_analyzer --locked 2>&1 | tee -a "$results"
+
+step "fuzzing (each target for ${FUZZ_SECONDS:-30} s from the seed corpus)"
+./scripts/fuzz.sh
 
 step "summary"
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "tests: %d passed, %d failed\n", passed, failed }' "$results"

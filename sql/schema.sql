@@ -1,6 +1,6 @@
--- traffic_analyzer 0.1.0: storage schema, roles and partition maintenance.
--- Included first in the extension script (see pg_extension/src/lib.rs). Later versions change
--- it only through upgrade scripts sql/traffic_analyzer--<old>--<new>.sql.
+-- traffic_analyzer: storage schema, roles and partition maintenance, as of the current version.
+-- Included first in the extension script (see pg_extension/src/lib.rs). A database of an earlier
+-- version gets the same through the upgrade scripts sql/traffic_analyzer--<old>--<new>.sql.
 
 -- Roles are cluster-wide: create them once, keep them on DROP EXTENSION (other databases may use them).
 DO $roles$
@@ -239,6 +239,33 @@ $fn$;
 
 SELECT ensure_raw_packet_partitions_ahead();
 
+-- The database's own upkeep of packet storage, run by the long job every tick (run_jobs): the
+-- daily partitions from yesterday to tomorrow exist (checked cheaply, created when the day
+-- turns), and batch ids older than a week are forgotten. Nothing a client sends creates a
+-- partition: a packet of a day without one is stored in raw_packets_default, so however many
+-- days a batch claims, the partitions stay those of the days around now (and those a DBA makes
+-- with ensure_raw_packet_partitions(), e.g. for an old capture replayed). Returns the
+-- partitions created.
+CREATE FUNCTION maintain_packet_storage() RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = @extschema@, pg_temp
+AS $fn$
+DECLARE
+    today   date := (now() AT TIME ZONE 'UTC')::date;
+    created integer := 0;
+BEGIN
+    IF to_regclass(quote_ident('raw_packets_p' || to_char(today, 'YYYYMMDD'))) IS NULL
+       OR to_regclass(quote_ident('raw_packets_p' || to_char(today + 1, 'YYYYMMDD'))) IS NULL THEN
+        created := ensure_raw_packet_partitions_ahead();
+    END IF;
+    PERFORM prune_ingest_batches();
+    RETURN created;
+END
+$fn$;
+
+COMMENT ON FUNCTION maintain_packet_storage() IS
+    'Partitions from yesterday to tomorrow, old batch ids pruned (the long job runs it every tick); returns partitions created';
+
 -- Window features, one row per window, scope and host. Feature columns arrive with the
 -- feature list (a later version); the keys and prediction columns are fixed here.
 CREATE TABLE aggregated_features (
@@ -445,7 +472,8 @@ AS $fn$
     SELECT count(*) FROM gone
 $fn$;
 
--- Least privilege: the ingest role writes packets and batch ids, nothing else.
+-- Least privilege: the ingest role writes packets and batch ids, nothing else (no partitions:
+-- those are the database's own upkeep).
 REVOKE ALL ON FUNCTION ensure_raw_packet_partitions(date[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ensure_raw_packet_partitions_ahead(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION authenticate_sensor(text) FROM PUBLIC;
@@ -454,13 +482,11 @@ REVOKE ALL ON FUNCTION create_sensor_token(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION revoke_sensor_tokens(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION summarize_packet_ranges(date, date) FROM PUBLIC;
 REVOKE ALL ON FUNCTION index_closed_packet_partitions(date, date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION maintain_packet_storage() FROM PUBLIC;
 
 GRANT INSERT ON raw_packets TO traffic_ingest;
 GRANT INSERT ON ingest_batches TO traffic_ingest;
-GRANT EXECUTE ON FUNCTION ensure_raw_packet_partitions(date[]) TO traffic_ingest;
-GRANT EXECUTE ON FUNCTION ensure_raw_packet_partitions_ahead(integer) TO traffic_ingest;
 GRANT EXECUTE ON FUNCTION authenticate_sensor(text) TO traffic_ingest;
-GRANT EXECUTE ON FUNCTION prune_ingest_batches(interval) TO traffic_ingest;
 
 GRANT SELECT ON raw_packets, aggregated_features, detected_alerts, models TO traffic_reader;
 GRANT SELECT ON alert_windows, window_jobs, window_progress TO traffic_reader;

@@ -9,9 +9,10 @@ pub mod features;
 pub mod mac;
 pub mod model;
 pub mod packet;
+pub mod query;
 pub mod wire;
 
 pub use columns::{Column, ColumnSink, ColumnSource, ColumnType, COLUMNS};
 pub use mac::MacAddr;
 pub use packet::{FieldError, Limits, Packet};
-pub use wire::{decode_batch, BatchError, Format};
+pub use wire::{decode_batch, decode_stream, BatchError, Format, StreamError};

@@ -25,10 +25,11 @@ pub struct Packet {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protocol: Option<String>,
     /// Frame length on the wire, bytes.
+    #[serde(deserialize_with = "integral::required")]
     pub length: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "integral::optional")]
     pub src_port: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "integral::optional")]
     pub dst_port: Option<u16>,
     /// Flags as text, e.g. "SYN,ACK".
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -49,31 +50,31 @@ pub struct Packet {
     pub tcp_ece: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp_cwr: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "integral::optional")]
     pub tcp_window: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub src_mac: Option<MacAddr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dst_mac: Option<MacAddr>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "integral::optional")]
     pub ttl: Option<u8>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "integral::optional")]
     pub ip_version: Option<u8>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "integral::optional")]
     pub icmp_type: Option<u8>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "integral::optional")]
     pub icmp_code: Option<u8>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns_query: Option<String>,
     /// DNS QTYPE as a number (1 = A, 28 = AAAA, …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "integral::optional")]
     pub dns_qtype: Option<u16>,
     /// True for a DNS response (QR bit set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns_response: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "integral::optional")]
     pub dns_rcode: Option<u8>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "integral::optional")]
     pub dns_answer_count: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_method: Option<String>,
@@ -81,16 +82,77 @@ pub struct Packet {
     pub http_host: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_path: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "integral::optional")]
     pub http_status: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_user_agent: Option<String>,
     /// Transport payload length, bytes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "integral::optional")]
     pub payload_length: Option<u32>,
     /// Which sensor captured it; the front overrides it with the authenticated sensor's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sensor: Option<String>,
+}
+
+/// Integer fields take any JSON number with an integer value: `60` and `60.0` are the same
+/// number to JSON (and to JSON Schema), and a sender's JSON library may write either.
+mod integral {
+    use std::fmt;
+    use std::marker::PhantomData;
+
+    use serde::de::{self, Deserializer, Visitor};
+
+    struct Integral<T>(PhantomData<T>);
+
+    impl<T: TryFrom<u64>> Integral<T> {
+        fn from_u64<E: de::Error>(v: u64) -> Result<T, E> {
+            T::try_from(v).map_err(|_| E::invalid_value(de::Unexpected::Unsigned(v), &"an integer in range"))
+        }
+    }
+
+    impl<'de, T: TryFrom<u64>> Visitor<'de> for Integral<T> {
+        type Value = Option<T>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a whole number in range")
+        }
+
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Option<T>, E> {
+            Self::from_u64(v).map(Some)
+        }
+
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Option<T>, E> {
+            match u64::try_from(v) {
+                Ok(v) => Self::from_u64(v).map(Some),
+                Err(_) => Err(E::invalid_value(de::Unexpected::Signed(v), &"an integer in range")),
+            }
+        }
+
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Option<T>, E> {
+            if v.fract() == 0.0 && (0.0..=u64::MAX as f64).contains(&v) {
+                Self::from_u64(v as u64).map(Some)
+            } else {
+                Err(E::invalid_value(de::Unexpected::Float(v), &"a whole number in range"))
+            }
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Option<T>, E> {
+            Ok(None)
+        }
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>, T: TryFrom<u64>>(d: D) -> Result<Option<T>, D::Error> {
+        d.deserialize_any(Integral(PhantomData))
+    }
+
+    pub fn required<'de, D: Deserializer<'de>, T: TryFrom<u64>>(d: D) -> Result<T, D::Error> {
+        d.deserialize_any(Integral(PhantomData))?
+            .ok_or_else(|| de::Error::invalid_type(de::Unexpected::Unit, &"a whole number"))
+    }
 }
 
 /// Earliest accepted capture time: 1980-01-01T00:00:00Z. Anything older is a broken clock.
@@ -101,8 +163,19 @@ pub const MAX_LENGTH: u32 = 262_144;
 /// Bounds that depend on the receiver (its clock), not on the packet alone.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Latest accepted capture time, seconds since the epoch (receiver's now + allowed clock skew).
+    /// Latest accepted capture time, seconds since the epoch ([`Limits::at`]).
     pub max_timestamp: f64,
+}
+
+impl Limits {
+    /// The limits of a receiver whose clock reads `now` (Unix seconds), allowing packets dated
+    /// up to `skew_secs` ahead: up to the end of the UTC day that `now + skew_secs` falls on.
+    /// A whole day, so that the bound changes once a day and can be published (the front's
+    /// OpenAPI document states it) rather than moving with every request.
+    pub fn at(now: f64, skew_secs: u64) -> Limits {
+        let day = ((now + skew_secs as f64) / 86_400.0).floor();
+        Limits { max_timestamp: (day + 1.0) * 86_400.0 - 1e-6 }
+    }
 }
 
 /// What is wrong with one field of one packet.
@@ -117,9 +190,9 @@ fn field_error(field: &'static str, message: impl Into<String>) -> FieldError {
     FieldError { field, message: message.into() }
 }
 
-/// Longest accepted text per field, in bytes: generous for real traffic, small enough that one
-/// packet cannot bloat a row.
-const TEXT_LIMITS: &[(&str, usize)] = &[
+/// Longest accepted text per field, in characters: generous for real traffic, small enough that
+/// one packet cannot bloat a row.
+pub const TEXT_LIMITS: &[(&str, usize)] = &[
     ("interface", 64),
     ("protocol", 32),
     ("tcp_flags", 64),
@@ -257,10 +330,30 @@ impl Packet {
     }
 }
 
+/// The longest text a field takes, in characters.
+pub fn text_limit(field: &str) -> usize {
+    TEXT_LIMITS.iter().find(|(name, _)| *name == field).map_or(1024, |(_, limit)| *limit)
+}
+
+/// The values a numeric field of the wire format takes, inclusive: what decoding (the field's
+/// type) and [`Packet::validate`] accept together. None for a field that is not a number.
+pub fn numeric_range(field: &str) -> Option<(i64, i64)> {
+    Some(match field {
+        "length" | "payload_length" => (0, i64::from(MAX_LENGTH)),
+        "src_port" | "dst_port" | "tcp_window" | "dns_qtype" | "dns_answer_count" => (0, 65_535),
+        "ttl" | "icmp_type" | "icmp_code" => (0, 255),
+        "ip_version" => (4, 6),
+        "dns_rcode" => (0, 15),
+        "http_status" => (100, 999),
+        _ => return None,
+    })
+}
+
 fn check_text(field: &'static str, text: &str) -> Result<(), FieldError> {
-    let limit = TEXT_LIMITS.iter().find(|(name, _)| *name == field).map_or(1024, |(_, limit)| *limit);
-    if text.len() > limit {
-        return Err(field_error(field, format!("{} bytes long, the limit is {limit}", text.len())));
+    let limit = text_limit(field);
+    let chars = text.chars().count();
+    if chars > limit {
+        return Err(field_error(field, format!("{chars} characters long, the limit is {limit}")));
     }
     // Postgres text cannot hold NUL; catching it here keeps a COPY from failing mid-batch.
     if text.contains('\0') {
@@ -325,6 +418,62 @@ mod tests {
         let mut p = packet();
         p.interface.clear();
         assert_eq!(p.validate(&limits()).unwrap_err().field, "interface");
+    }
+
+    /// What numeric_range() and text_limit() say (and the OpenAPI document repeats) is what
+    /// decoding and validation do: the bounds pass, one past them does not.
+    #[test]
+    fn documented_bounds_are_the_enforced_ones() {
+        let accepts = |field: &str, value: serde_json::Value| {
+            let mut json = serde_json::json!({"timestamp": 1_701_234_567.0, "interface": "eth0", "length": 60});
+            json[field] = value;
+            serde_json::from_value::<Packet>(json).ok().is_some_and(|p| p.validate(&limits()).is_ok())
+        };
+        for column in crate::columns::COLUMNS {
+            if let Some((lo, hi)) = numeric_range(column.json) {
+                if column.json == "ip_version" {
+                    assert!(accepts("ip_version", 4.into()) && accepts("ip_version", 6.into()));
+                    assert!(!accepts("ip_version", 5.into()) && !accepts("ip_version", 7.into()));
+                    continue;
+                }
+                assert!(accepts(column.json, lo.into()) && accepts(column.json, hi.into()), "{} bounds", column.json);
+                assert!(!accepts(column.json, (lo - 1).into()), "{} below {lo}", column.json);
+                assert!(!accepts(column.json, (hi + 1).into()), "{} above {hi}", column.json);
+            }
+            if column.ty == crate::columns::ColumnType::Text && column.json != "interface" {
+                let limit = text_limit(column.json);
+                assert!(accepts(column.json, "é".repeat(limit).into()), "{}: {limit} characters", column.json);
+                assert!(!accepts(column.json, "é".repeat(limit + 1).into()), "{}", column.json);
+                assert!(!accepts(column.json, "a\u{0}b".into()), "{}: NUL", column.json);
+            }
+        }
+    }
+
+    #[test]
+    fn whole_numbers_may_be_written_as_floats() {
+        let p: Packet = serde_json::from_str(
+            r#"{"timestamp": 1701234567, "interface": "x", "length": 60.0, "dst_port": 443.0, "ttl": null}"#,
+        )
+        .unwrap();
+        assert_eq!((p.length, p.dst_port, p.ttl), (60, Some(443), None));
+        for bad in [r#""length": 60.5"#, r#""length": -1"#, r#""length": "60""#, r#""length": null"#] {
+            let json = format!(r#"{{"timestamp": 1701234567, "interface": "x", {bad}}}"#);
+            assert!(serde_json::from_str::<Packet>(&json).is_err(), "{bad}");
+        }
+        let json = r#"{"timestamp": 1701234567, "interface": "x", "length": 1, "dst_port": 65536.0}"#;
+        assert!(serde_json::from_str::<Packet>(json).is_err());
+    }
+
+    #[test]
+    fn the_clock_bound_ends_a_day_after_the_skew() {
+        // 2024-01-01T12:00:00Z with a day of skew: up to the end of 2024-01-02.
+        let limits = Limits::at(1_704_110_400.0, 86_400);
+        assert!((limits.max_timestamp - (1_704_240_000.0 - 1e-6)).abs() < 1e-5);
+        let mut p = packet();
+        p.timestamp = 1_704_239_999.999;
+        assert!(p.validate(&limits).is_ok());
+        p.timestamp = 1_704_240_000.0;
+        assert_eq!(p.validate(&limits).unwrap_err().field, "timestamp");
     }
 
     #[test]

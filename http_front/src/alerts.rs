@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::filters::{check_severity, invalid, parse_ip, parse_time};
+use crate::filters::{check_severity, check_text, invalid, parse_ip, parse_time};
 use crate::state::AppState;
 use crate::where_clause::{self, Where};
 use chrono::{DateTime, Utc};
@@ -24,14 +24,22 @@ pub const MAX_LIMIT: i64 = 1000;
 pub struct AlertQuery {
     /// alert_type, e.g. SYN_Flood
     #[serde(rename = "type")]
+    #[param(schema_with = crate::openapi::text)]
     pub alert_type: Option<String>,
+    /// Critical, High, Medium or Low.
+    #[param(schema_with = crate::openapi::severity)]
     pub severity: Option<String>,
     /// Source or destination address.
+    #[param(schema_with = crate::openapi::ip)]
     pub ip: Option<String>,
     /// Alerts still active at or after this time (RFC 3339 or Unix seconds).
+    #[param(schema_with = crate::openapi::time)]
     pub from: Option<String>,
     /// Alerts that started before this time.
+    #[param(schema_with = crate::openapi::time)]
     pub to: Option<String>,
+    /// Alerts at most (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// Keyset cursor: only alerts with a smaller id (the last id of the previous page).
     pub before_id: Option<i64>,
@@ -75,6 +83,7 @@ pub async fn list_alerts(
 ) -> Result<Response, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::unprocessable(e.body_text(), vec![json!("query")]))?;
     check_severity(q.severity.as_deref())?;
+    check_text("type", q.alert_type.as_deref())?;
     let ip = parse_ip(q.ip.as_deref())?;
     let from = q.from.as_deref().map(|t| parse_time("from", t)).transpose()?;
     let to = q.to.as_deref().map(|t| parse_time("to", t)).transpose()?;
@@ -94,11 +103,14 @@ pub async fn list_alerts(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TimelineQuery {
-    /// Bucket length in seconds (default 60, at most 86400).
+    /// Bucket length in seconds (default 60).
+    #[param(minimum = 1, maximum = 86400)]
     pub bucket_seconds: Option<i32>,
     /// Buckets from this time (RFC 3339 or Unix seconds; default: 360 buckets before `to`).
+    #[param(schema_with = crate::openapi::time)]
     pub from: Option<String>,
     /// Buckets before this time (default: just after the newest alert started).
+    #[param(schema_with = crate::openapi::time)]
     pub to: Option<String>,
 }
 

@@ -83,18 +83,25 @@ static LAST_PACKETS_SQL: std::sync::LazyLock<String> =
 #[serde(deny_unknown_fields)]
 pub struct PacketsQuery {
     /// Source or destination address.
+    #[param(schema_with = crate::openapi::ip)]
     pub ip: Option<String>,
     /// Source or destination port.
+    #[param(minimum = 0, maximum = 65535)]
     pub port: Option<i32>,
     /// Protocol, in any case: TCP, UDP, ICMP, ...
+    #[param(schema_with = crate::openapi::text)]
     pub protocol: Option<String>,
     /// Packets captured at or after this time (RFC 3339 or Unix seconds).
+    #[param(schema_with = crate::openapi::time)]
     pub from: Option<String>,
     /// Packets captured before this time.
+    #[param(schema_with = crate::openapi::time)]
     pub to: Option<String>,
-    /// Packets per page (default 100, at most 1000).
+    /// Packets per page (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// The previous page's `x-next-cursor`.
+    #[param(schema_with = crate::openapi::cursor)]
     pub cursor: Option<String>,
 }
 
@@ -109,6 +116,7 @@ pub async fn packets(
     if let Some(port) = q.port.filter(|p| !(0..=65_535).contains(p)) {
         return Err(invalid("port", format!("port must be from 0 to 65535, got {port}")));
     }
+    crate::filters::check_text("protocol", q.protocol.as_deref())?;
     let limit = q.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(invalid("limit", format!("limit must be from 1 to {MAX_PAGE}")));
@@ -119,7 +127,7 @@ pub async fn packets(
         protocol: q.protocol,
         from: q.from.as_deref().map(|t| parse_time("from", t)).transpose()?,
         to: q.to.as_deref().map(|t| parse_time("to", t)).transpose()?,
-        after: Cursor::from_param(q.cursor.as_deref())?,
+        after: crate::filters::cursor_param(q.cursor.as_deref())?,
     };
     let mut client = state.pool.get().await?;
     let rows = filters.search(&mut client, &format!("{}, ts, id", *PACKET_JSON), limit).await?;

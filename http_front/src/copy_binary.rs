@@ -19,22 +19,45 @@ pub fn copy_statement() -> String {
 
 /// One binary COPY stream holding every packet.
 pub fn encode(packets: &[Packet]) -> Bytes {
-    let mut encoder = Encoder(BytesMut::with_capacity(64 + packets.len() * 200));
-    encoder.0.put_slice(SIGNATURE);
-    encoder.0.put_i32(0); // flags
-    encoder.0.put_i32(0); // header extension length
-    let field_count = i16::try_from(COLUMNS.len()).unwrap_or(i16::MAX);
+    let mut encoder = Encoder::with_capacity(packets.len());
     for packet in packets {
-        encoder.0.put_i16(field_count);
-        packet.write_columns(&mut encoder);
+        encoder.push(packet);
     }
-    encoder.0.put_i16(-1); // trailer
-    encoder.0.freeze()
+    encoder.finish()
 }
 
-struct Encoder(BytesMut);
+/// A binary COPY stream built a packet at a time.
+pub struct Encoder(BytesMut);
+
+impl Default for Encoder {
+    fn default() -> Self {
+        Encoder::new()
+    }
+}
 
 impl Encoder {
+    pub fn new() -> Self {
+        Encoder::with_capacity(0)
+    }
+
+    fn with_capacity(packets: usize) -> Self {
+        let mut buf = BytesMut::with_capacity(64 + packets * 200);
+        buf.put_slice(SIGNATURE);
+        buf.put_i32(0); // flags
+        buf.put_i32(0); // header extension length
+        Encoder(buf)
+    }
+
+    pub fn push(&mut self, packet: &Packet) {
+        self.0.put_i16(i16::try_from(COLUMNS.len()).unwrap_or(i16::MAX));
+        packet.write_columns(self);
+    }
+
+    pub fn finish(mut self) -> Bytes {
+        self.0.put_i16(-1); // trailer
+        self.0.freeze()
+    }
+
     /// One field: its length and bytes, or -1 for NULL.
     fn field(&mut self, value: Option<&[u8]>) {
         match value {

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::error::ApiError;
@@ -16,16 +16,22 @@ pub fn invalid(field: &str, message: String) -> ApiError {
     ApiError::unprocessable(message, vec![json!("query"), json!(field)])
 }
 
-/// An RFC 3339 time or Unix seconds.
+pub use traffic_core::query::{Cursor, CURSOR_PATTERN, MAX_FILTER_TEXT, UNIX_SECONDS_PATTERN};
+
+/// An RFC 3339 time or Unix seconds ([`UNIX_SECONDS_PATTERN`]).
 pub fn parse_time(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    text.parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite())
-        .and_then(|s| Utc.timestamp_micros((s * 1e6) as i64).single())
+    traffic_core::query::parse_time(text)
         .ok_or_else(|| invalid(field, format!("{field} must be an RFC 3339 time or Unix seconds, got {text:?}")))
+}
+
+/// A text filter: at most [`MAX_FILTER_TEXT`] characters, no NUL.
+pub fn check_text(field: &str, text: Option<&str>) -> Result<(), ApiError> {
+    match text {
+        Some(t) if !traffic_core::query::is_filter_text(t) => {
+            Err(invalid(field, format!("{field} must be 1 to {MAX_FILTER_TEXT} characters, without NUL")))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The `ip` parameter, if given, as an address (bound as `inet`).
@@ -57,45 +63,11 @@ pub fn check_window_seconds(seconds: Option<i32>) -> Result<(), ApiError> {
     }
 }
 
-/// Where a page ends: the last row's time (a window's start, a packet's timestamp) and id; rows
-/// are ordered by both, newest first.
-#[derive(Debug, PartialEq)]
-pub struct Cursor {
-    pub at: DateTime<Utc>,
-    pub id: i64,
-}
-
-impl Cursor {
-    pub fn encode(&self) -> String {
-        format!("{}.{}", self.at.timestamp_micros(), self.id)
-    }
-
-    pub fn decode(text: &str) -> Option<Cursor> {
-        let (micros, id) = text.split_once('.')?;
-        let at = Utc.timestamp_micros(micros.parse().ok()?).single()?;
-        Some(Cursor { at, id: id.parse().ok()? })
-    }
-
-    /// The `cursor` parameter, if given.
-    pub fn from_param(text: Option<&str>) -> Result<Option<Cursor>, ApiError> {
-        text.map(|t| {
-            Cursor::decode(t)
-                .ok_or_else(|| invalid("cursor", format!("cursor must be the cursor of a previous page, got {t:?}")))
-        })
-        .transpose()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_garbage_is_refused() {
-        let c = Cursor { at: Utc.timestamp_micros(1_704_067_205_000_000).unwrap(), id: 42 };
-        assert_eq!(Cursor::decode(&c.encode()), Some(c));
-        for bad in ["", "12", "x.1", "1.y", "1.2.3"] {
-            assert_eq!(Cursor::decode(bad), None, "{bad:?}");
-        }
-    }
+/// The `cursor` parameter, if given.
+pub fn cursor_param(text: Option<&str>) -> Result<Option<Cursor>, ApiError> {
+    text.map(|t| {
+        Cursor::decode(t)
+            .ok_or_else(|| invalid("cursor", format!("cursor must be the cursor of a previous page, got {t:?}")))
+    })
+    .transpose()
 }

@@ -1,83 +1,86 @@
-//! `POST /ingest_packets`: a batch of packets is validated whole, then stored with one binary COPY
-//! in one transaction, and acknowledged only after commit.
+//! `POST /ingest_packets`: a batch of packets is read and validated as a stream (bounded in
+//! bytes, before and after gzip, and in packets), then stored with one binary COPY in one
+//! transaction, and acknowledged only after commit. Whatever days its packets claim, a batch
+//! creates no partition: the database keeps those of the days around now, and stores other
+//! days' packets in the default partition.
 
-use std::borrow::Cow;
-use std::collections::BTreeSet;
-use std::io::Read;
+use std::io::{BufReader, Read};
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::Json;
-use chrono::{Days, NaiveDate};
+use axum::http::{header, HeaderMap};
+use axum::{Extension, Json};
 use futures_util::SinkExt;
 use serde_json::{json, Value};
-use traffic_core::{decode_batch, Format, Limits, Packet};
+use traffic_core::wire::StreamError;
+use traffic_core::{Format, Limits};
 
-use crate::auth::authenticate;
+use crate::auth::Principal;
 use crate::copy_binary;
 use crate::error::ApiError;
+use crate::request_body::{self, BodyError};
 use crate::state::AppState;
 
 /// Headers under which a sender may name a batch so that a retry is stored once.
 const BATCH_ID_HEADERS: [&str; 2] = ["idempotency-key", "x-batch-id"];
 /// COPY data is sent in pieces of this size.
 const COPY_CHUNK: usize = 1 << 20;
-/// Partitions created for one batch at most; packets of further new days wait in the default partition.
-const MAX_NEW_PARTITIONS_PER_BATCH: usize = 64;
-const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 pub async fn ingest_packets(
     State(state): State<Arc<AppState>>,
+    Extension(principal): Extension<Principal>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let sensor = authenticate(&state, &headers).await?;
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(format!(
-            "request body exceeds the limit of {} bytes",
-            state.config.max_body_bytes
-        )),
-        _ => ApiError::BadRequest(rejection.body_text()),
-    })?;
+    let Principal::Sensor { name: sensor } = principal else {
+        return Err(ApiError::Forbidden("only sensors ingest".into()));
+    };
     let format = format_of(&headers)?;
     let gzipped = gzipped(&headers)?;
     let batch_id = batch_id_of(&headers)?;
-
-    let limits = Limits { max_timestamp: now_epoch_seconds() + state.config.max_clock_skew_secs as f64 };
-    let (max_packets, max_bytes) = (state.config.max_batch_packets, state.config.max_body_bytes);
-    let batch_sensor = sensor.clone();
-    // Decompressing, parsing and encoding are CPU work: keep them off the async workers.
-    let decoded = tokio::task::spawn_blocking(move || -> Result<DecodedBatch, ApiError> {
-        let raw = if gzipped { Cow::Owned(gunzip(&body, max_bytes)?) } else { Cow::Borrowed(&body[..]) };
-        let mut packets = decode_batch(&raw, format, &limits, max_packets)?;
-        if let Some(name) = batch_sensor {
-            for packet in &mut packets {
-                packet.sensor = Some(name.clone());
-            }
+    let max_bytes = state.config.max_body_bytes;
+    if content_length(&headers).is_some_and(|n| n > max_bytes as u64) {
+        return Err(ApiError::PayloadTooLarge(format!("request body exceeds the limit of {max_bytes} bytes")));
+    }
+    // Each batch in flight holds a decoded batch in memory and a database connection. A batch
+    // waits a moment for a slot (its body not yet read: it costs nothing meanwhile), then is
+    // told to come back.
+    let queue = Duration::from_millis(state.config.batch_queue_ms);
+    let _slot = match tokio::time::timeout(queue, state.ingest_slots.clone().acquire_owned()).await {
+        Ok(Ok(slot)) => slot,
+        _ => {
+            return Err(ApiError::Busy {
+                message: format!(
+                    "{} batches are being stored already (MAX_CONCURRENT_BATCHES); retry shortly",
+                    state.config.max_concurrent_batches
+                ),
+                retry_after: 1,
+            })
         }
-        Ok(DecodedBatch::new(&packets))
+    };
+
+    let limits = Limits::at(now_epoch_seconds(), state.config.max_clock_skew_secs);
+    let max_packets = state.config.max_batch_packets;
+    let reader = request_body::blocking_reader(body, max_bytes);
+    let batch_sensor = sensor.clone();
+    // Decompressing, parsing and encoding are CPU work, and the body is read as they go: a
+    // blocking task, reading the body through a bridge to the runtime.
+    let decoded = tokio::task::spawn_blocking(move || {
+        decode(reader, gzipped, format, &limits, max_packets, max_bytes, &batch_sensor)
     })
     .await
     .map_err(|e| ApiError::Internal(format!("decoding task failed: {e}")))??;
 
     let mut duplicate = false;
     if decoded.count > 0 {
-        ensure_partitions(&state, &decoded.days).await?;
-        duplicate = !store(&state, &decoded, batch_id.as_deref(), sensor.as_deref()).await?;
+        duplicate = !store(&state, &decoded, batch_id.as_deref(), &sensor).await?;
         if !duplicate {
             state.metrics.packets_ingested.inc_by(decoded.count as u64);
         }
     }
-    tracing::info!(
-        packets = decoded.count,
-        duplicate,
-        batch_id = batch_id.as_deref(),
-        sensor = sensor.as_deref(),
-        "batch stored"
-    );
+    tracing::info!(packets = decoded.count, duplicate, batch_id = batch_id.as_deref(), sensor, "batch stored");
     let message = if duplicate {
         "Batch already stored (same Idempotency-Key); nothing stored twice"
     } else {
@@ -91,30 +94,73 @@ pub async fn ingest_packets(
     Ok(Json(response))
 }
 
-/// A validated batch, ready for the database.
+/// A validated batch, ready for the database: its packets in binary COPY form (each encoded
+/// as it was decoded, so the batch is never held as packet structs).
 struct DecodedBatch {
     count: usize,
-    /// UTC days the packets fall on.
-    days: BTreeSet<i32>,
     copy_data: Bytes,
 }
 
-impl DecodedBatch {
-    fn new(packets: &[Packet]) -> Self {
-        let days = packets.iter().map(|p| day_of(p.timestamp_micros())).collect();
-        DecodedBatch { count: packets.len(), days, copy_data: copy_binary::encode(packets) }
+/// Reads, decompresses and decodes a body, all as a stream: nothing past the byte limits
+/// (before and after gzip) or the packet limit is ever read.
+fn decode(
+    body: impl Read,
+    gzipped: bool,
+    format: Format,
+    limits: &Limits,
+    max_packets: usize,
+    max_bytes: usize,
+    sensor: &str,
+) -> Result<DecodedBatch, ApiError> {
+    let reader: Box<dyn Read> = if gzipped {
+        Box::new(request_body::Limited::inflated(flate2::read::MultiGzDecoder::new(body), max_bytes))
+    } else {
+        Box::new(body)
+    };
+    let mut encoder = copy_binary::Encoder::new();
+    let decoded = traffic_core::decode_stream(
+        BufReader::with_capacity(READ_BUFFER, reader),
+        format,
+        limits,
+        max_packets,
+        &mut |mut packet| {
+            packet.sensor = Some(sensor.to_string());
+            encoder.push(&packet);
+        },
+    );
+    match decoded {
+        Ok(count) => Ok(DecodedBatch { count, copy_data: encoder.finish() }),
+        Err(StreamError::Batch(e)) => Err(e.into()),
+        Err(StreamError::Io(e)) => Err(match BodyError::of(&e) {
+            Some(BodyError::TooSlow { .. }) => ApiError::RequestTimeout(e.to_string()),
+            Some(BodyError::TooLarge { .. } | BodyError::InflatesTooLarge { .. }) => {
+                ApiError::PayloadTooLarge(e.to_string())
+            }
+            Some(BodyError::BrokeOff(_)) => ApiError::BadRequest(e.to_string()),
+            None if gzipped => ApiError::BadRequest(format!("body is not valid gzip: {e}")),
+            None => ApiError::BadRequest(format!("reading the body: {e}")),
+        }),
     }
 }
 
-fn day_of(micros: i64) -> i32 {
-    i32::try_from(micros.div_euclid(MICROS_PER_DAY)).unwrap_or(i32::MAX)
+/// Bytes read from the body at a time.
+const READ_BUFFER: usize = 64 * 1024;
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
 }
 
 fn format_of(headers: &HeaderMap) -> Result<Format, ApiError> {
-    let Some(value) = headers.get(header::CONTENT_TYPE) else { return Ok(Format::JsonArray) };
+    // Without a Content-Type a body could come from any web page (a no-cors fetch sends
+    // text/plain or nothing): JSON must say it is JSON, which a cross-site page cannot.
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Err(ApiError::UnsupportedMediaType(
+            "Content-Type is missing: send application/json (an array of packets) or application/x-ndjson".into(),
+        ));
+    };
     let media = value.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     match media.as_str() {
-        "" | "application/json" => Ok(Format::JsonArray),
+        "application/json" => Ok(Format::JsonArray),
         "application/x-ndjson" | "application/ndjson" | "application/jsonl" | "application/x-jsonlines" => {
             Ok(Format::Ndjson)
         }
@@ -135,60 +181,27 @@ fn gzipped(headers: &HeaderMap) -> Result<bool, ApiError> {
     }
 }
 
+/// What a batch id may be ([`BATCH_ID_PATTERN`]): 1 to 200 printable ASCII characters (spaces
+/// inside, none around; whitespace around a header value is not part of it).
 fn batch_id_of(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = BATCH_ID_HEADERS.iter().find_map(|name| headers.get(*name)) else { return Ok(None) };
-    match value.to_str() {
-        Ok(id) if (1..=200).contains(&id.trim().len()) => Ok(Some(id.trim().to_string())),
-        _ => Err(ApiError::BadRequest("Idempotency-Key must be 1 to 200 visible ASCII characters".into())),
+    let blank = |b: &&u8| matches!(b, b' ' | b'\t');
+    let bytes = value.as_bytes();
+    let id = &bytes[bytes.iter().take_while(blank).count()..];
+    let id = &id[..id.len() - id.iter().rev().take_while(blank).count()];
+    if (1..=200).contains(&id.len()) && id.iter().all(|b| (0x20..=0x7e).contains(b)) {
+        Ok(Some(String::from_utf8_lossy(id).into_owned()))
+    } else {
+        Err(ApiError::BadRequest("Idempotency-Key must be 1 to 200 printable ASCII characters".into()))
     }
 }
 
-/// Decompresses a gzip body, refusing to grow past `max_bytes` (a small bomb stays small).
-fn gunzip(body: &[u8], max_bytes: usize) -> Result<Vec<u8>, ApiError> {
-    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(max_bytes));
-    let limit = u64::try_from(max_bytes).unwrap_or(u64::MAX).saturating_add(1);
-    flate2::read::MultiGzDecoder::new(body)
-        .take(limit)
-        .read_to_end(&mut out)
-        .map_err(|e| ApiError::BadRequest(format!("body is not valid gzip: {e}")))?;
-    if out.len() > max_bytes {
-        return Err(ApiError::PayloadTooLarge(format!("decompressed body exceeds the limit of {max_bytes} bytes")));
-    }
-    Ok(out)
-}
-
-/// Makes sure each day has its partition (so the default partition stays small). The result is
-/// cached: the database is asked only about days this process has not seen.
-async fn ensure_partitions(state: &AppState, days: &BTreeSet<i32>) -> Result<(), ApiError> {
-    let missing: Vec<i32> = {
-        let known = state.known_partitions.lock().map_err(|_| ApiError::Internal("partition cache poisoned".into()))?;
-        days.iter().filter(|d| !known.contains(d)).take(MAX_NEW_PARTITIONS_PER_BATCH).copied().collect()
-    };
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).ok_or_else(|| ApiError::Internal("epoch".into()))?;
-    let dates: Vec<NaiveDate> = missing
-        .iter()
-        .filter_map(|d| u64::try_from(*d).ok().and_then(|d| epoch.checked_add_days(Days::new(d))))
-        .collect();
-    let client = state.pool.get().await?;
-    let created: i32 = client.query_one("SELECT ensure_raw_packet_partitions($1)", &[&dates]).await?.get(0);
-    if created > 0 {
-        tracing::info!(created, "created raw_packets partitions");
-    }
-    state.known_partitions.lock().map_err(|_| ApiError::Internal("partition cache poisoned".into()))?.extend(missing);
-    Ok(())
-}
+/// The batch id header's values, as the OpenAPI document states them.
+pub const BATCH_ID_PATTERN: &str = "^[ \t]*[!-~]([ -~]{0,198}[!-~])?[ \t]*$";
 
 /// Stores the batch in one transaction. Returns false when the batch id was already stored
 /// (a retry): then nothing is written.
-async fn store(
-    state: &AppState,
-    batch: &DecodedBatch,
-    batch_id: Option<&str>,
-    sensor: Option<&str>,
-) -> Result<bool, ApiError> {
+async fn store(state: &AppState, batch: &DecodedBatch, batch_id: Option<&str>, sensor: &str) -> Result<bool, ApiError> {
     let mut client = state.pool.get().await?;
     let tx = client.transaction().await?;
     if let Some(id) = batch_id {
@@ -219,6 +232,6 @@ async fn store(
     Ok(true)
 }
 
-fn now_epoch_seconds() -> f64 {
+pub fn now_epoch_seconds() -> f64 {
     chrono::Utc::now().timestamp_micros() as f64 / 1e6
 }

@@ -1,5 +1,6 @@
 //! The traffic analyzer's HTTP front: a thin shell between sensors/dashboards and Postgres.
 
+pub mod admin;
 pub mod alerts;
 pub mod api;
 pub mod auth;
@@ -8,64 +9,100 @@ pub mod copy_binary;
 pub mod db;
 pub mod error;
 pub mod filters;
+pub mod hardening;
 pub mod health;
 pub mod ingest;
+pub mod login;
 pub mod metrics;
 pub mod openapi;
 pub mod packet_search;
 pub mod pages;
 pub mod predict;
+pub mod request_body;
+pub mod routes;
 pub mod series;
+pub mod server;
 pub mod state;
+pub mod tls;
 pub mod traffic;
 pub mod where_clause;
 
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::middleware::from_fn_with_state;
+use axum::routing::get;
 use axum::Router;
-use tower_http::trace::TraceLayer;
+use tower_http::catch_panic::CatchPanicLayer;
 
 pub use config::Config;
 pub use state::AppState;
 
+/// Largest body of a request other than a batch (a prediction, a form).
+const SMALL_BODY_BYTES: usize = 64 * 1024;
+
+/// Every route of `routes::ROUTES`, each behind its access check, and around all of them the
+/// request's id, time limit and security headers, the body's pace, and the request metrics.
 pub fn router(state: Arc<AppState>) -> Router {
-    let body_limit = state.config.max_body_bytes;
-    Router::new()
-        .route("/ingest_packets", post(ingest::ingest_packets))
-        .route("/health", get(health::health))
-        .route("/api/raw_packets/last/{count}", get(api::last_raw_packets))
-        .route("/api/packets", get(api::packets))
-        .route("/api/alerts", get(alerts::list_alerts))
-        .route("/api/alert_timeline", get(alerts::alert_timeline))
-        .route("/api/last10", get(traffic::last10))
-        .route("/api/alltraffic", get(traffic::all_traffic))
-        .route("/api/features", get(series::features))
-        .route("/predict", post(predict::predict))
-        .route("/metrics", get(metrics::metrics))
-        .route("/openapi.json", get(openapi::openapi_json))
-        .route("/", get(pages::overview))
-        .route("/alltraffic_page", get(pages::all_traffic_page))
-        .route("/alerts", get(pages::alerts_page))
-        .route("/packets", get(pages::packets_page))
-        .route("/alerts/{id}", get(pages::alert_page))
-        .route("/assets/{name}", get(pages::asset))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+    let mut router = Router::new();
+    for route in routes::ROUTES {
+        let check = from_fn_with_state((state.clone(), route.access), auth::require);
+        router = router.route(route.path, routes::handler(route).route_layer(check));
+    }
+    around(router, &state)
+}
+
+/// What the metrics listener serves: /metrics, to whoever can reach that address.
+pub fn metrics_router(state: Arc<AppState>) -> Router {
+    around(Router::new().route("/metrics", get(metrics::metrics)), &state)
+}
+
+fn around(router: Router<Arc<AppState>>, state: &Arc<AppState>) -> Router {
+    router
+        .layer(from_fn_with_state(state.clone(), metrics::track))
+        .layer(from_fn_with_state(state.config.body_pace(), request_body::pace_bodies))
+        .layer(DefaultBodyLimit::max(SMALL_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(hardening::panicked))
+        .layer(from_fn_with_state(state.clone(), hardening::respond))
+        .with_state(state.clone())
 }
 
 /// Serves until SIGINT/SIGTERM, then stops accepting and finishes the requests in flight
 /// (a batch being stored is committed and acknowledged).
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let pool = db::pool(&config.database_url, config.pool_size)?;
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    tracing::info!(address = %listener.local_addr()?, "http_front listening");
-    tokio::spawn(db::maintain(pool.clone()));
+    let pool = db::pool(&config)?;
+    let files = server::raise_file_limit();
+    let limits = config.connection_limits(files);
     let state = Arc::new(AppState::new(config, pool));
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown_signal()).await?;
+    let config = &state.config;
+    let app = router(state.clone());
+    let mut listeners = Vec::new();
+    if let Some(addr) = config.listen.0 {
+        if !addr.ip().is_loopback() {
+            tracing::warn!(%addr, "serving plain HTTP on a non-loopback address: credentials cross the network in clear");
+        }
+        listeners.push(server::bind(addr, None, app.clone()).await?);
+    }
+    match (config.tls_listen, &config.tls_cert, &config.tls_key) {
+        (Some(addr), Some(cert), Some(key)) => {
+            listeners.push(server::bind(addr, Some(tls::acceptor(cert, key)?), app.clone()).await?);
+        }
+        (Some(_), _, _) => anyhow::bail!("TLS_LISTEN_ADDR needs TLS_CERT and TLS_KEY"),
+        (None, _, _) => {}
+    }
+    if let Some(addr) = config.metrics_listen {
+        listeners.push(server::bind(addr, None, metrics_router(state.clone())).await?);
+    }
+    anyhow::ensure!(!listeners.is_empty(), "nothing to listen on: set LISTEN_ADDR or TLS_LISTEN_ADDR");
+    for listener in &listeners {
+        tracing::info!(
+            address = %listener.socket.local_addr()?,
+            tls = listener.tls.is_some(),
+            max_connections = limits.max_connections,
+            "http_front listening"
+        );
+    }
+    server::run(listeners, limits, shutdown_signal()).await;
     tracing::info!("http_front stopped");
     Ok(())
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Map, Value};
 use traffic_core::features::{index_of, FEATURES};
@@ -34,6 +35,14 @@ pub fn legacy_features(body: &Map<String, Value>) -> Result<Vec<Option<f64>>, Ap
             return Err(ApiError::unprocessable(format!("field required: {field}"), vec![json!("body"), json!(field)]));
         }
     }
+    for field in ["tcp_flags", "protocol"] {
+        if !body.get(field).is_none_or(|v| v.is_string() || v.is_null()) {
+            return Err(ApiError::unprocessable(
+                format!("{field} must be a string"),
+                vec![json!("body"), json!(field)],
+            ));
+        }
+    }
     for field in ["dest_ip", "source_mac", "dest_mac"] {
         if !body[field].is_string() {
             return Err(ApiError::unprocessable(
@@ -55,6 +64,8 @@ pub fn legacy_features(body: &Map<String, Value>) -> Result<Vec<Option<f64>>, Ap
     set("bytes_per_sec", number(body, "byte_per_sec")?);
     set("distinct_dst_ports", number(body, "unique_ports")?);
     set("distinct_dst_ips", Some(1.0)); // one destination: the flow's dest_ip
+                                        // The original's field, with no feature of ours to fill: checked, not used.
+    number(body, "connection_attempts")?;
     if let (Some(bytes), Some(n)) = (number(body, "byte_count")?, packets.filter(|n| *n > 0.0)) {
         set("pkt_size_mean", Some(bytes / n));
     }
@@ -82,17 +93,31 @@ pub async fn predict(
     State(state): State<Arc<AppState>>,
     body: Result<Json<Value>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::BadRequest(format!("body is not valid JSON: {}", e.body_text())))?;
+    let Json(body) = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(e.body_text()),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(e.body_text()),
+        _ => ApiError::BadRequest(format!("body is not valid JSON: {}", e.body_text())),
+    })?;
     let Value::Object(fields) = &body else {
         return Err(ApiError::unprocessable("body must be a JSON object (the Traffic shape)", vec![json!("body")]));
     };
     let features = legacy_features(fields)?;
+    let _slot = state.predict_slots.clone().try_acquire_owned().map_err(|_| ApiError::Busy {
+        message: format!(
+            "{} predictions are being scored already (MAX_CONCURRENT_PREDICTIONS); retry shortly",
+            state.config.max_concurrent_predictions
+        ),
+        retry_after: 1,
+    })?;
     let client = state.pool.get().await?;
     let active = client.query_opt("SELECT id FROM models WHERE active", &[]).await?;
     if active.is_none() {
-        return Err(ApiError::Unavailable(
-            "no model is active: load one with SELECT load_model(name, json) (setup loads models/default.json)".into(),
-        ));
+        return Err(ApiError::Busy {
+            message:
+                "no model is active: load one with SELECT load_model(name, json) (setup loads models/default.json)"
+                    .into(),
+            retry_after: 60,
+        });
     }
     let statement = client
         .prepare_cached("SELECT label, confidence, probabilities, model_classes() FROM score($1::float8[])")

@@ -25,37 +25,60 @@ pub const MAX_SERIES: i64 = 10_000;
 #[serde(deny_unknown_fields)]
 pub struct FeaturesQuery {
     /// Window size in seconds (default 5).
+    #[param(minimum = 1, maximum = 86400)]
     pub window_seconds: Option<i32>,
-    /// global (default), src_host or dst_host.
+    /// global (the default without `ip`), src_host (the default with `ip`) or dst_host.
+    #[param(schema_with = crate::openapi::scope)]
     pub scope: Option<String>,
-    /// Only this host's rows (src_host or dst_host scope).
+    /// Only this host's rows (global rows have no host: none match).
+    #[param(schema_with = crate::openapi::ip)]
     pub ip: Option<String>,
     /// Windows starting at or after this time (RFC 3339 or Unix seconds), oldest first, paged by
     /// cursor. Without it: the newest `limit` windows.
+    #[param(schema_with = crate::openapi::time)]
     pub from: Option<String>,
     /// Windows starting before this time.
+    #[param(schema_with = crate::openapi::time)]
     pub to: Option<String>,
     /// Comma-separated feature names, as feature_names() (default: every feature).
+    #[param(schema_with = crate::openapi::features)]
     pub features: Option<String>,
-    /// Rows at most (default 120, at most 10000).
+    /// Rows at most (default 120).
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<i64>,
-    /// The previous page's `x-next-cursor` (with `from`).
+    /// The previous page's `x-next-cursor`: the series goes on from there.
+    #[param(schema_with = crate::openapi::cursor)]
     pub cursor: Option<String>,
 }
 
-/// The requested feature columns, checked against the core's list (so they can go into SQL).
+/// The requested feature columns: names of the core's list (so they can go into SQL),
+/// comma-separated (spaces around a name allowed: [`features_pattern`]), each once, in the order
+/// asked.
 fn feature_columns(names: Option<&str>) -> Result<Vec<&'static str>, ApiError> {
     let Some(names) = names else { return Ok(FEATURES.iter().map(|f| f.name).collect()) };
-    names
-        .split(',')
-        .map(str::trim)
-        .filter(|n| !n.is_empty())
-        .map(|n| {
-            traffic_core::features::index_of(n).map(|i| FEATURES[i].name).ok_or_else(|| {
-                invalid("features", format!("no feature named {n:?}: the features are those of feature_names()"))
-            })
-        })
-        .collect()
+    let mut columns: Vec<&'static str> = Vec::new();
+    for name in names.split(',').map(|n| n.trim_matches(' ')) {
+        let column = traffic_core::features::index_of(name).map(|i| FEATURES[i].name).ok_or_else(|| {
+            invalid(
+                "features",
+                format!(
+                    "features must name at least one feature of feature_names(), comma-separated (got {name:?} \
+                     among them), or be left out for all"
+                ),
+            )
+        })?;
+        if !columns.contains(&column) {
+            columns.push(column);
+        }
+    }
+    Ok(columns)
+}
+
+/// What `features` may be: names of feature_names(), comma-separated.
+pub fn features_pattern() -> String {
+    let names: Vec<&str> = FEATURES.iter().map(|f| f.name).collect();
+    let name = format!("({})", names.join("|"));
+    format!("^ *{name} *(, *{name} *)*$")
 }
 
 /// One series: a window size and scope (and host), a time range or the newest windows, the
@@ -113,10 +136,8 @@ pub async fn features(
     check_window_seconds(q.window_seconds)?;
     check_scope(q.scope.as_deref())?;
     let ip = parse_ip(q.ip.as_deref())?;
-    let scope = q.scope.unwrap_or_else(|| "global".into());
-    if ip.is_some() && scope == "global" {
-        return Err(invalid("ip", "ip selects a host's rows: give scope=src_host or scope=dst_host".into()));
-    }
+    // A host's rows are its source rows unless dst_host is asked for; global rows have no host.
+    let scope = q.scope.unwrap_or_else(|| if ip.is_some() { "src_host" } else { "global" }.into());
     let limit = q.limit.unwrap_or(DEFAULT_SERIES);
     if !(1..=MAX_SERIES).contains(&limit) {
         return Err(invalid("limit", format!("limit must be from 1 to {MAX_SERIES}")));
@@ -124,15 +145,20 @@ pub async fn features(
     let columns = feature_columns(q.features.as_deref())?;
     let from = q.from.as_deref().map(|t| parse_time("from", t)).transpose()?;
     let to = q.to.as_deref().map(|t| parse_time("to", t)).transpose()?;
-    let after = Cursor::from_param(q.cursor.as_deref())?;
-    if after.is_some() && from.is_none() {
-        return Err(invalid("cursor", "cursor continues a series from `from`: give from as well".into()));
-    }
+    let after = crate::filters::cursor_param(q.cursor.as_deref())?;
+    // A cursor continues a series from where it points.
+    let from = from.or(after.as_ref().map(|c| c.at));
 
     let series = Series { seconds: q.window_seconds.unwrap_or(5), scope, ip, from, to, after, columns, limit };
     let (sql, params) = series.sql();
     let client = state.pool.get().await?;
-    let rows = where_clause::rows(&client, &sql, &params).await?;
+    // Every list of features is a statement of its own: a list asked for is prepared for this
+    // call only (a cache of every list a client can make up would grow without end).
+    let rows = if q.features.is_none() {
+        where_clause::rows(&client, &sql, &params).await?
+    } else {
+        where_clause::rows_uncached(&client, &sql, &params).await?
+    };
     // Only a series from `from` on is paged; the newest windows are what they are.
     Ok(if series.from.is_some() {
         crate::api::json_page_response(&rows, limit)

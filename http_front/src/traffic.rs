@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::filters::{check_scope, check_window_seconds, invalid, parse_ip, Cursor};
+use crate::filters::{check_scope, check_text, check_window_seconds, invalid, parse_ip, Cursor};
 use crate::state::AppState;
 use crate::where_clause::{self, Where};
 
@@ -26,6 +26,7 @@ pub const NEXT_CURSOR: &str = "x-next-cursor";
 #[serde(deny_unknown_fields)]
 pub struct Last10Query {
     /// Window size in seconds (default 5).
+    #[param(minimum = 1, maximum = 86400)]
     pub window_seconds: Option<i32>,
 }
 
@@ -54,16 +55,23 @@ pub async fn last10(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AllTrafficQuery {
+    /// Window size in seconds.
+    #[param(minimum = 1, maximum = 86400)]
     pub window_seconds: Option<i32>,
     /// global, src_host or dst_host.
+    #[param(schema_with = crate::openapi::scope)]
     pub scope: Option<String>,
     /// Predicted label, e.g. Normal or SYN_Flood.
+    #[param(schema_with = crate::openapi::text)]
     pub label: Option<String>,
     /// Host of src_host/dst_host rows.
+    #[param(schema_with = crate::openapi::ip)]
     pub ip: Option<String>,
-    /// Rows per page (default 100, at most 1000).
+    /// Rows per page (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// The previous page's `x-next-cursor`.
+    #[param(schema_with = crate::openapi::cursor)]
     pub cursor: Option<String>,
 }
 
@@ -108,6 +116,7 @@ pub async fn all_traffic(
     let Query(q) = query.map_err(|e| ApiError::unprocessable(e.body_text(), vec![json!("query")]))?;
     check_window_seconds(q.window_seconds)?;
     check_scope(q.scope.as_deref())?;
+    check_text("label", q.label.as_deref())?;
     let ip = parse_ip(q.ip.as_deref())?;
     let limit = q.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
@@ -118,7 +127,7 @@ pub async fn all_traffic(
         scope: q.scope,
         label: q.label,
         ip,
-        after: Cursor::from_param(q.cursor.as_deref())?,
+        after: crate::filters::cursor_param(q.cursor.as_deref())?,
         limit,
     };
     let (sql, params) = page.sql("row_to_json(f)::text");

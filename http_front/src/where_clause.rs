@@ -1,6 +1,8 @@
 //! WHERE clauses built from the filters a request sets. Each combination of filters is its own
 //! statement (prepared and cached per connection) whose WHERE clause names only what is set:
-//! the `($1 IS NULL OR col = $1)` form hides every index from a plan made for all values.
+//! the `($1 IS NULL OR col = $1)` form hides every index from a plan made for all values. The
+//! combinations are few (values are bound, never written into the SQL), so the cache stays
+//! small; and connections are replaced after DB_CONNECTION_MAX_AGE_SECS.
 
 use tokio_postgres::types::ToSql;
 
@@ -62,6 +64,16 @@ pub async fn rows(
 ) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
     let statement = client.prepare_cached(sql).await?;
     client.query(&statement, &filter.params()).await
+}
+
+/// Runs `sql` as a statement prepared for this call only (closed when it is done): for
+/// statements that take too many shapes to cache.
+pub async fn rows_uncached(
+    client: &deadpool_postgres::Client,
+    sql: &str,
+    filter: &Where,
+) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+    client.query(sql, &filter.params()).await
 }
 
 #[cfg(test)]

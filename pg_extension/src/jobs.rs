@@ -104,7 +104,12 @@ pub fn run_job(job: &str, sizes: &[u32]) -> Result<i64, pgrx::spi::Error> {
     if read_ahead {
         read_ahead::validate(tick, ranges.iter().map(|r| (r.lo, r.hi)));
     }
-    let Some(watermark) = watermark else { return Ok(0) };
+    let Some(watermark) = watermark else {
+        if job == MAINTAINING_JOB {
+            Spi::run("SELECT maintain_packet_storage()")?;
+        }
+        return Ok(0);
+    };
     let top_k = usize::try_from(TOP_K.get()).unwrap_or(0);
     let mut plans = Vec::new();
     for &seconds in sizes {
@@ -126,6 +131,7 @@ pub fn run_job(job: &str, sizes: &[u32]) -> Result<i64, pgrx::spi::Error> {
     if job == MAINTAINING_JOB {
         // Last, so the partition locks these take are held only until the tick commits.
         maintain_packet_indexes(&ranges)?;
+        Spi::run("SELECT maintain_packet_storage()")?;
     }
     Ok(written)
 }

@@ -7,6 +7,7 @@ mod aggregate;
 mod alerts;
 mod features;
 mod jobs;
+mod passwords;
 mod read_ahead;
 mod rows;
 mod schema;
@@ -17,6 +18,15 @@ mod worker;
 ::pgrx::pg_module_magic!(name, version);
 
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+extension_sql_file!("../sql/auth.sql", name = "auth", requires = ["schema"]);
+// The hashing functions are for auth.sql's functions, not for any role to burn CPU with.
+extension_sql!(
+    "REVOKE ALL ON FUNCTION hash_front_password(text) FROM PUBLIC;
+     REVOKE ALL ON FUNCTION verify_front_password(text, text) FROM PUBLIC;
+     REVOKE ALL ON FUNCTION dummy_password_hash() FROM PUBLIC;",
+    name = "password_functions_private",
+    requires = ["auth", hash_front_password, verify_front_password, dummy_password_hash]
+);
 
 // aggregated_features gets one column per feature of the core's list, once the functions exist.
 extension_sql!("SELECT add_feature_columns(); SELECT create_feature_functions();", name = "feature_columns", finalize);

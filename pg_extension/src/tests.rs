@@ -6,6 +6,17 @@ fn count(sql: &str) -> i64 {
     Spi::get_one::<i64>(sql).expect("query runs").expect("count is not null")
 }
 
+/// A `run_jobs(...)` call that really ticks. The tests run at once, each in a transaction of its
+/// own, and a tick skips a job that another transaction is ticking (its advisory lock): so wait
+/// for both jobs' locks first (held, like the tick's own, until this test's transaction ends).
+fn tick(call: &str) -> Result<Option<i64>, pgrx::spi::Error> {
+    Spi::run(
+        "SELECT pg_advisory_xact_lock(hashtext('traffic_analyzer.run_jobs.short')),
+                pg_advisory_xact_lock(hashtext('traffic_analyzer.run_jobs.long'))",
+    )?;
+    Spi::get_one::<i64>(call)
+}
+
 #[pg_test]
 fn raw_packets_matches_the_core_schema() {
     let drift = Spi::get_one::<Vec<String>>("SELECT packet_schema_drift()").expect("runs").expect("not null");
@@ -94,7 +105,7 @@ fn address_and_port_indexes_are_kept_by_the_jobs() {
         ))
     };
     Spi::run("UPDATE window_invalidations SET recorded_at = recorded_at - interval '1 hour'").unwrap();
-    Spi::run("SELECT run_jobs()").unwrap();
+    tick("SELECT run_jobs()").unwrap();
     assert_eq!(unsummarized(&today), 0, "today's ranges were summarized by the long job");
 
     // Lookups through either kind of index find exactly the packets.
@@ -117,7 +128,28 @@ fn ingest_role_inserts_packets() {
     for _ in 0..2 {
         Spi::run("INSERT INTO ingest_batches (batch_id, packet_count) VALUES ('b1', 1) ON CONFLICT DO NOTHING").unwrap();
     }
+}
+
+/// Partitions are the database's own upkeep: nothing a client sends may make one.
+#[pg_test]
+#[should_panic(expected = "permission denied for function ensure_raw_packet_partitions")]
+fn ingest_role_cannot_create_partitions() {
+    Spi::run("SET LOCAL ROLE traffic_ingest").unwrap();
     Spi::run("SELECT ensure_raw_packet_partitions(ARRAY[current_date + 30])").unwrap();
+}
+
+/// The long job keeps partitions from yesterday to tomorrow, whatever was dropped.
+#[pg_test]
+fn the_long_job_keeps_partitions_around_today() {
+    let tomorrow =
+        Spi::get_one::<String>("SELECT 'raw_packets_p' || to_char((now() AT TIME ZONE 'UTC')::date + 1, 'YYYYMMDD')")
+            .unwrap()
+            .unwrap();
+    // Made by CREATE EXTENSION, the partition is one of the extension's members.
+    Spi::run(&format!("ALTER EXTENSION traffic_analyzer DROP TABLE {tomorrow}; DROP TABLE {tomorrow}")).unwrap();
+    assert_eq!(Spi::get_one::<i32>("SELECT maintain_packet_storage()").unwrap(), Some(1));
+    assert_eq!(count(&format!("SELECT count(*) FROM pg_class WHERE relname = '{tomorrow}'")), 1);
+    assert_eq!(Spi::get_one::<i32>("SELECT maintain_packet_storage()").unwrap(), Some(0), "nothing more to do");
 }
 
 #[pg_test]
@@ -292,10 +324,10 @@ fn materialized_mismatches(seconds: i32) -> i64 {
 
 #[pg_test]
 fn run_jobs_materializes_closed_windows_then_everything_when_quiet() {
-    assert_eq!(Spi::get_one::<i64>("SELECT run_jobs()").unwrap(), Some(0), "nothing to do yet");
+    assert_eq!(tick("SELECT run_jobs()").unwrap(), Some(0), "nothing to do yet");
     insert_window_traffic(); // 2024-01-01 00:00:00 .. 00:00:14.763
     Spi::run("SET LOCAL traffic_analyzer.allowed_lateness = 5").unwrap();
-    let written = Spi::get_one::<i64>("SELECT run_jobs()").unwrap().unwrap();
+    let written = tick("SELECT run_jobs()").unwrap().unwrap();
     assert!(written > 0);
     // Watermark 00:00:09.763: only the 5 s window starting at 00:00:00 is closed.
     assert_eq!(count("SELECT count(DISTINCT (window_seconds, window_start)) FROM aggregated_features"), 1);
@@ -303,7 +335,7 @@ fn run_jobs_materializes_closed_windows_then_everything_when_quiet() {
 
     // No packet for longer than the allowed lateness (wall clock): every window closes.
     Spi::run("UPDATE window_jobs SET last_arrival = last_arrival - interval '1 hour'").unwrap();
-    Spi::get_one::<i64>("SELECT run_jobs()").unwrap();
+    tick("SELECT run_jobs()").unwrap();
     assert_eq!(count("SELECT count(DISTINCT window_start) FROM aggregated_features WHERE window_seconds = 5"), 3);
     assert_eq!(count("SELECT count(*) FROM aggregated_features WHERE window_seconds IN (30, 180) AND scope = 'global'"), 2);
     for seconds in [5, 30, 180] {
@@ -327,7 +359,7 @@ fn packets_years_apart_do_not_walk_the_empty_time_between() {
     .unwrap();
     Spi::run("UPDATE window_invalidations SET recorded_at = recorded_at - interval '1 hour'").unwrap();
     Spi::run("UPDATE window_jobs SET last_arrival = last_arrival - interval '1 hour'").unwrap();
-    Spi::get_one::<i64>("SELECT run_jobs()").unwrap();
+    tick("SELECT run_jobs()").unwrap();
     for seconds in [5, 30, 180] {
         assert_eq!(
             count(&format!(
@@ -343,7 +375,7 @@ fn packets_years_apart_do_not_walk_the_empty_time_between() {
 fn late_packets_rematerialize_their_window_without_double_counting() {
     insert_window_traffic();
     Spi::run("UPDATE window_invalidations SET recorded_at = recorded_at - interval '1 hour'").unwrap();
-    Spi::get_one::<i64>("SELECT run_jobs()").unwrap();
+    tick("SELECT run_jobs()").unwrap();
     let before = count("SELECT packet_count::int8 FROM aggregated_features WHERE window_seconds = 5 AND scope = 'global' AND window_start = '2024-01-01 00:00:00+00'");
 
     Spi::run(
@@ -353,14 +385,14 @@ fn late_packets_rematerialize_their_window_without_double_counting() {
     .unwrap();
     Spi::run("UPDATE window_invalidations SET recorded_at = recorded_at - interval '1 hour'").unwrap();
     Spi::run("UPDATE window_jobs SET last_arrival = last_arrival - interval '1 hour'").unwrap();
-    Spi::get_one::<i64>("SELECT run_jobs()").unwrap();
+    tick("SELECT run_jobs()").unwrap();
     let after = count("SELECT packet_count::int8 FROM aggregated_features WHERE window_seconds = 5 AND scope = 'global' AND window_start = '2024-01-01 00:00:00+00'");
     assert_eq!(after, before + 1);
     for seconds in [5, 30, 180] {
         assert_eq!(materialized_mismatches(seconds), 0, "{seconds} s windows equal window_features() after the late packet");
     }
     // Running again with nothing new changes nothing.
-    assert_eq!(Spi::get_one::<i64>("SELECT run_jobs()").unwrap(), Some(0));
+    assert_eq!(tick("SELECT run_jobs()").unwrap(), Some(0));
 }
 
 #[pg_test]
@@ -524,10 +556,10 @@ fn each_job_consumes_its_own_records() {
     insert_window_traffic();
     assert_eq!(count("SELECT count(*) FROM window_invalidations"), 2, "one record per job");
     Spi::run("UPDATE window_invalidations SET recorded_at = recorded_at - interval '1 hour'").unwrap();
-    Spi::get_one::<i64>("SELECT run_jobs('short')").unwrap();
+    tick("SELECT run_jobs('short')").unwrap();
     assert_eq!(count("SELECT count(*) FROM window_invalidations WHERE job = 'long'"), 1, "long's record is left");
     assert_eq!(count("SELECT count(DISTINCT window_seconds) FROM aggregated_features"), 1, "5 s windows only");
-    Spi::get_one::<i64>("SELECT run_jobs('long')").unwrap();
+    tick("SELECT run_jobs('long')").unwrap();
     assert_eq!(count("SELECT count(*) FROM window_invalidations"), 0);
     for seconds in [5, 30, 180] {
         assert_eq!(materialized_mismatches(seconds), 0, "{seconds} s windows equal window_features()");
@@ -577,7 +609,7 @@ fn insert_flood() {
 fn materialize_everything() {
     Spi::run("UPDATE window_invalidations SET recorded_at = recorded_at - interval '1 hour'").unwrap();
     Spi::run("UPDATE window_jobs SET last_arrival = last_arrival - interval '1 hour'").unwrap();
-    Spi::get_one::<i64>("SELECT run_jobs()").unwrap();
+    tick("SELECT run_jobs()").unwrap();
 }
 
 #[pg_test]

@@ -2,7 +2,11 @@
 //! batches to the front.
 
 pub mod parse;
+#[cfg(feature = "agent")]
 pub mod pipeline;
+#[cfg(feature = "agent")]
 pub mod ship;
+#[cfg(feature = "agent")]
 pub mod source;
+#[cfg(feature = "agent")]
 pub mod spool;

@@ -56,6 +56,10 @@ struct OutputArgs {
     /// Bearer token for the front.
     #[arg(long, env = "SENSOR_TOKEN", global = true)]
     token: Option<String>,
+    /// CA certificate (PEM) the front's HTTPS certificate must chain to (default: the system's
+    /// trusted roots).
+    #[arg(long, env = "SENSOR_CA_FILE", global = true)]
+    ca_file: Option<PathBuf>,
     /// This sensor's name (part of every batch id).
     #[arg(long, env = "SENSOR_NAME", default_value = "sensor", global = true)]
     name: String,
@@ -125,6 +129,7 @@ fn output(args: &OutputArgs) -> anyhow::Result<Output> {
     let shipper = Shipper::new(ShipConfig {
         front: args.front.clone(),
         token: args.token.clone(),
+        ca_file: args.ca_file.clone(),
         spool_dir: args.spool_dir.clone(),
         spool_max_bytes: args.spool_max_bytes,
         max_backoff: Duration::from_millis(args.max_backoff_ms),

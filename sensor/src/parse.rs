@@ -10,7 +10,7 @@ use etherparse::{EtherType, IpNumber, LaxNetSlice, LaxSlicedPacket, LinkSlice, T
 use traffic_core::{MacAddr, Packet};
 
 /// Link-layer header types (pcap LINKTYPE_* numbers) the parser understands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LinkType {
     Ethernet,
     /// BSD loopback: 4-byte address family in the capturing host's byte order.
@@ -27,6 +27,10 @@ pub enum LinkType {
 
 impl LinkType {
     /// From the pcap LINKTYPE value (also the DLT on Linux); `None` for link types not handled.
+    /// Every link type, in a fixed order (the fuzzer's first input byte picks one).
+    pub const ALL: [LinkType; 6] =
+        [LinkType::Ethernet, LinkType::Null, LinkType::Loop, LinkType::RawIp, LinkType::LinuxSll, LinkType::LinuxSll2];
+
     pub fn from_linktype(value: i32) -> Option<Self> {
         match value {
             1 => Some(LinkType::Ethernet),

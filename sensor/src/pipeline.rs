@@ -157,8 +157,8 @@ impl Summary {
     }
 }
 
-/// What the front accepts: capture times up to a day ahead of this host's clock.
+/// What the front accepts: capture times up to the end of the UTC day a day ahead of this clock.
 fn limits_now() -> Limits {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64();
-    Limits { max_timestamp: now + 86_400.0 }
+    Limits::at(now, 86_400)
 }

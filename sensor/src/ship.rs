@@ -17,6 +17,8 @@ pub struct ShipConfig {
     /// Base URL of the front, e.g. http://127.0.0.1:8000.
     pub front: String,
     pub token: Option<String>,
+    /// CA certificate (PEM) for an HTTPS front; None: the system's roots.
+    pub ca_file: Option<PathBuf>,
     pub spool_dir: PathBuf,
     pub spool_max_bytes: u64,
     /// Longest wait between two attempts.
@@ -76,13 +78,29 @@ pub struct Shipper {
 
 const MIN_BACKOFF: Duration = Duration::from_millis(200);
 
+fn is_loopback_url(url: &str) -> bool {
+    let host = url.trim_start_matches("http://").split(['/', ':']).next().unwrap_or("");
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 impl Shipper {
     pub fn new(config: ShipConfig) -> anyhow::Result<Shipper> {
         let spool = Spool::open(&config.spool_dir, config.spool_max_bytes)?;
         if !spool.is_empty() {
             tracing::info!(packets = spool.packets(), "spool holds batches from an earlier run; sending them first");
         }
-        let http = reqwest::blocking::Client::builder()
+        let mut http = reqwest::blocking::Client::builder();
+        if let Some(path) = &config.ca_file {
+            let pem = std::fs::read(path).with_context(|| format!("reading CA file {}", path.display()))?;
+            let ca = reqwest::Certificate::from_pem(&pem).with_context(|| format!("CA file {}", path.display()))?;
+            // Only this CA: a front with a certificate of another is refused.
+            http = http.tls_built_in_root_certs(false).add_root_certificate(ca);
+        }
+        if config.front.starts_with("http://") && config.token.is_some() && !is_loopback_url(&config.front) {
+            tracing::warn!(front = config.front, "sending a token over plain HTTP to another host: use https://");
+        }
+        let http = http
+            .https_only(config.front.starts_with("https://"))
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(60))
             .pool_idle_timeout(Duration::from_secs(90))

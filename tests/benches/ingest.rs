@@ -1,6 +1,8 @@
 //! Ingest benchmark: packets/s through the front (JSON batches over concurrent connections),
-//! against two baselines measured in the same run on the same rows and table:
-//! a raw binary COPY (the ceiling) and one INSERT per packet (the original system's path).
+//! plain HTTP from a trusted address and HTTPS with a sensor token, against baselines measured in
+//! the same run on the same rows and table: a raw binary COPY (the ceiling) and one INSERT per
+//! packet (the original system's path). HTTPS uses setup's certificate
+//! (/etc/traffic_analyzer/tls).
 //!
 //! `cargo bench -p e2e --bench ingest`; sizes via BENCH_PACKETS, BENCH_BATCH, BENCH_CONCURRENCY,
 //! BENCH_ROW_INSERTS.
@@ -46,17 +48,20 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // Phases alternate, each repeated, and the median counts: the machine is shared and noisy.
-    let (mut copy, mut bare_copy, mut front) = (Vec::new(), Vec::new(), Vec::new());
+    let token: String = db.admin.query_one("SELECT create_sensor_token('bench')", &[]).await?.get(0);
+    let (mut copy, mut bare_copy, mut front, mut secure) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for _ in 0..repeat {
         copy.push(measure_raw_copy(&db, &packets).await?);
         truncate(&db).await?;
         bare_copy.push(measure_raw_copy(&bare, &packets).await?);
         truncate(&bare).await?;
-        front.push(measure_front(&db, &packets, batch, concurrency).await?);
+        front.push(measure_front(&db, &packets, batch, concurrency, None).await?);
+        truncate(&db).await?;
+        secure.push(measure_front(&db, &packets, batch, concurrency, Some(&token)).await?);
         truncate(&db).await?;
     }
     let per_row = measure_row_inserts(&db, &packets[..row_inserts]).await?;
-    let (copy, bare_copy, front) = (median(copy), median(bare_copy), median(front));
+    let (copy, bare_copy, front, secure) = (median(copy), median(bare_copy), median(front), median(secure));
 
     let report = |name: &str, n: usize, took: Duration| {
         let rate = n as f64 / took.as_secs_f64();
@@ -67,9 +72,11 @@ async fn main() -> anyhow::Result<()> {
     let copy_rate = report("raw binary COPY (one stream)", total, copy);
     let bare_rate = report("  same, without the bloom indexes", total, bare_copy);
     let front_rate = report("front POST /ingest_packets (JSON)", total, front);
+    let secure_rate = report("  same, HTTPS with a sensor token", total, secure);
     let row_rate = report("one INSERT per packet (seed path)", row_inserts, per_row);
     println!();
     println!("  front / raw COPY        = {:.2}x", front_rate / copy_rate);
+    println!("  HTTPS + token / plain HTTP from a trusted address = {:.2}x", secure_rate / front_rate);
     println!("  COPY / COPY without the bloom indexes = {:.2}x", copy_rate / bare_rate);
     println!("  front / INSERT per row  = {:.1}x", front_rate / row_rate);
     Ok(())
@@ -94,14 +101,40 @@ async fn measure_raw_copy(db: &TestDb, packets: &[Packet]) -> anyhow::Result<Dur
     Ok(took)
 }
 
-async fn measure_front(db: &TestDb, packets: &[Packet], batch: usize, concurrency: usize) -> anyhow::Result<Duration> {
-    let front = Front::start(&db.front_url()?, &[("RUST_LOG", "warn")]).await?;
+const TLS_DIR: &str = "/etc/traffic_analyzer/tls";
+
+/// The front's rate; with a sensor token, over HTTPS with no trusted address (every batch
+/// authenticated and encrypted).
+async fn measure_front(
+    db: &TestDb,
+    packets: &[Packet],
+    batch: usize,
+    concurrency: usize,
+    token: Option<&str>,
+) -> anyhow::Result<Duration> {
+    let tls_addr = format!("127.0.0.1:{}", e2e::free_port()?);
+    let (cert, key) = (format!("{TLS_DIR}/front.crt"), format!("{TLS_DIR}/front.key"));
+    let mut env = vec![("RUST_LOG", "warn")];
+    if token.is_some() {
+        env.extend([("TLS_LISTEN_ADDR", tls_addr.as_str()), ("TLS_CERT", &cert), ("TLS_KEY", &key)]);
+        env.push(("TRUSTED_ADDRESSES", "none"));
+    }
+    let front = Front::start(&db.front_url()?, &env).await?;
     // Bodies are serialized up front: the client's own work is not what is measured.
     let bodies: Vec<Vec<u8>> = packets.chunks(batch).map(serde_json::to_vec).collect::<Result<_, _>>()?;
     let bodies = Arc::new(bodies);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let client = reqwest::Client::new();
-    let url = front.url("/ingest_packets");
+    let (client, url) = match token {
+        None => (reqwest::Client::new(), front.url("/ingest_packets")),
+        Some(token) => {
+            let ca =
+                reqwest::Certificate::from_pem(&std::fs::read(format!("{TLS_DIR}/ca.crt")).context("setup's CA")?)?;
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse()?);
+            let client = reqwest::Client::builder().add_root_certificate(ca).default_headers(headers).build()?;
+            (client, format!("https://{tls_addr}/ingest_packets"))
+        }
+    };
     let started = Instant::now();
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {

@@ -97,6 +97,7 @@ async fn main() -> anyhow::Result<()> {
     let output = Command::new(std::env::current_exe()?)
         .env("BENCH_ROLE", "load")
         .env("BENCH_BASE", &front.base)
+        .env("BENCH_TOKEN", front.token.as_deref().unwrap_or_default())
         .env("BENCH_PATHS", paths.join("\n"))
         .output()
         .context("the load process")?;
@@ -163,8 +164,15 @@ async fn load() -> anyhow::Result<()> {
     let paths: Arc<Vec<String>> = Arc::new(std::env::var("BENCH_PATHS")?.lines().map(str::to_string).collect());
     let connections = env_or("BENCH_CONNECTIONS", 20);
     let secs = env_or("BENCH_SECS", 20) as u64;
+    // Reads need a login: the harness's admin token on every request.
+    let token = std::env::var("BENCH_TOKEN")?;
+    let authorized = move || {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().expect("token"));
+        reqwest::Client::builder().default_headers(headers).pool_max_idle_per_host(1).build().expect("client")
+    };
     // Warm-up: every path once.
-    let client = reqwest::Client::new();
+    let client = authorized();
     for p in paths.iter() {
         let status = client.get(format!("{base}{p}")).send().await?.status();
         anyhow::ensure!(status.is_success(), "{p}: {status}");
@@ -172,9 +180,8 @@ async fn load() -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut tasks = Vec::new();
     for c in 0..connections {
-        let (base, paths) = (base.clone(), paths.clone());
+        let (base, paths, client) = (base.clone(), paths.clone(), authorized());
         tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("client");
             let mut samples: Vec<(usize, Duration)> = Vec::new();
             let mut i = c;
             while Instant::now() < deadline {

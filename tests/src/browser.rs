@@ -64,6 +64,23 @@ impl Browser {
         self.client().goto(url).await.with_context(|| format!("loading {url}"))
     }
 
+    /// Signs in on a front's login page as the harness's admin, as a person would (typing into
+    /// the form), and waits to be sent on.
+    pub async fn sign_in(&self, base: &str) -> anyhow::Result<()> {
+        use fantoccini::Locator;
+        self.goto(&format!("{base}/login")).await?;
+        let client = self.client();
+        client.find(Locator::Css("input[name=user]")).await?.send_keys(crate::HARNESS_USER).await?;
+        client.find(Locator::Css("input[name=password]")).await?.send_keys(crate::HARNESS_PASSWORD).await?;
+        client.find(Locator::Css("form.login button")).await?.click().await?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while client.current_url().await?.path() == "/login" {
+            anyhow::ensure!(Instant::now() < deadline, "still on the login page: {}", client.source().await?);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
     /// Runs `script` (a function body; `arguments` are `args`) in the page; its return value.
     pub async fn run(&self, script: &str, args: Vec<Value>) -> anyhow::Result<Value> {
         self.client().execute(script, args).await.context("running a script in the page")

@@ -92,6 +92,37 @@ pub struct Front {
     child: Child,
     pub base: String,
     pub log: PathBuf,
+    /// An admin's API token for this front's database (None when it cannot be reached).
+    pub token: Option<String>,
+}
+
+/// The user the harness reads as (with its API token) and signs in as (in a browser).
+pub const HARNESS_USER: &str = "e2e-admin";
+pub const HARNESS_PASSWORD: &str = "e2e-password-not-secret";
+
+/// A superuser connection to the database a front's connection string names: through the
+/// shared cluster's socket, or as postgres over TCP to a private cluster (trust auth).
+pub async fn superuser_for(database_url: &str) -> anyhow::Result<Client> {
+    let config: tokio_postgres::Config = database_url.parse()?;
+    let db = config.get_dbname().context("the URL names no database")?.to_string();
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    if port == pg_port() {
+        admin(&db).await
+    } else {
+        connect(&format!("host=127.0.0.1 port={port} user=postgres dbname={db}")).await
+    }
+}
+
+/// An API token of an admin user (created when missing) of that database.
+pub async fn admin_token(database_url: &str) -> anyhow::Result<String> {
+    let client = superuser_for(database_url).await?;
+    client
+        .execute(
+            "SELECT create_front_user($1, 'admin', $2) WHERE NOT EXISTS (SELECT FROM front_users WHERE name = $1)",
+            &[&HARNESS_USER, &HARNESS_PASSWORD],
+        )
+        .await?;
+    Ok(client.query_one("SELECT create_api_token($1, 'harness')", &[&HARNESS_USER]).await?.get(0))
 }
 
 impl Front {
@@ -101,24 +132,73 @@ impl Front {
 
     /// Starts the front on a given port (to restart it where its clients expect it).
     pub async fn start_on(port: u16, database_url: &str, env: &[(&str, &str)]) -> anyhow::Result<Front> {
+        Front::spawn(port, database_url, env, None).await
+    }
+
+    /// Starts the front with at most `files` open descriptors (its hard limit).
+    pub async fn start_with_file_limit(database_url: &str, env: &[(&str, &str)], files: u64) -> anyhow::Result<Front> {
+        Front::spawn(free_port()?, database_url, env, Some(files)).await
+    }
+
+    async fn spawn(port: u16, database_url: &str, env: &[(&str, &str)], files: Option<u64>) -> anyhow::Result<Front> {
+        use std::os::unix::process::CommandExt;
         let log = log_dir().join(format!("front-{port}.log"));
         let log_file = std::fs::File::create(&log)?;
-        let child = Command::new(workspace_binary("http_front")?)
+        let mut command = Command::new(workspace_binary("http_front")?);
+        command
             .env("DATABASE_URL", database_url)
             .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
             .stdout(Stdio::from(log_file.try_clone()?))
-            .stderr(Stdio::from(log_file))
-            .spawn()
-            .context("starting http_front")?;
-        let mut front = Front { child, base: format!("http://127.0.0.1:{port}"), log };
+            .stderr(Stdio::from(log_file));
+        if let Some(files) = files {
+            let limit = libc::rlimit { rlim_cur: files, rlim_max: files };
+            // SAFETY: setrlimit is async-signal-safe; called in the child between fork and exec.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let child = command.spawn().context("starting http_front")?;
+        let mut front = Front { child, base: format!("http://127.0.0.1:{port}"), log, token: None };
         front.wait_listening().await?;
+        front.token = admin_token(database_url).await.ok();
         Ok(front)
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A line of the front's /proc status, in KiB (VmRSS, VmHWM: peak resident memory).
+    pub fn memory_kib(&self, field: &str) -> u64 {
+        proc_status_kib(self.pid(), field)
+    }
+
+    /// An HTTP client that reads as the harness's admin (its API token on every request).
+    pub fn client(&self) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(token) = &self.token {
+            if let Ok(value) = format!("Bearer {token}").parse() {
+                headers.insert(reqwest::header::AUTHORIZATION, value);
+            }
+        }
+        reqwest::Client::builder().default_headers(headers).build().expect("HTTP client")
+    }
+
+    /// `GET path` as the harness's admin.
+    pub async fn get(&self, path: &str) -> reqwest::Result<reqwest::Response> {
+        self.client().get(self.url(path)).send().await
     }
 
     async fn wait_listening(&mut self) -> anyhow::Result<()> {
@@ -229,6 +309,18 @@ pub async fn wait_child(child: &mut Child, timeout: Duration) -> anyhow::Result<
         anyhow::ensure!(Instant::now() < deadline, "still running after {timeout:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A field of /proc/PID/status in KiB (e.g. VmRSS, VmHWM, RssAnon); 0 when unreadable.
+pub fn proc_status_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status.lines().find_map(|l| {
+                l.strip_prefix(field)?.strip_prefix(':')?.trim().trim_end_matches("kB").trim().parse().ok()
+            })
+        })
+        .unwrap_or(0)
 }
 
 pub fn free_port() -> anyhow::Result<u16> {

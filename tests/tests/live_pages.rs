@@ -21,6 +21,7 @@ async fn the_overview_picks_up_windows_written_after_it_loaded() {
     db.run_jobs_as_if_quiet().await.expect("jobs");
     let mut front = Front::start(&db.front_url().expect("url"), &[]).await.expect("front");
     let browser = Browser::start().await.expect("browser");
+    browser.sign_in(&front.base).await.expect("sign in");
 
     browser.goto(&front.url("/")).await.expect("overview");
     let drawn = format!("{RATE_CHART}.last === '2024-01-01 00:00:55'");

@@ -13,6 +13,7 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 async fn metrics_count_packets_rejections_latencies_lag_and_alerts() {
     let db = TestDb::create("ta_e2e_metrics").await.expect("db");
     let front = Front::start(&db.front_url().expect("url"), &[]).await.expect("front");
+    // Ingest from loopback (a trusted address); reads with the harness's token.
     let client = reqwest::Client::new();
     let post = |body: String| {
         client.post(front.url("/ingest_packets")).header("content-type", "application/json").body(body).send()
@@ -28,7 +29,7 @@ async fn metrics_count_packets_rejections_latencies_lag_and_alerts() {
     assert_eq!(post("[{".into()).await.unwrap().status(), StatusCode::BAD_REQUEST);
     assert_eq!(post(json!([{"timestamp": 1.0}]).to_string()).await.unwrap().status(), StatusCode::UNPROCESSABLE_ENTITY);
     for _ in 0..2 {
-        assert_eq!(reqwest::get(front.url("/api/raw_packets/last/5")).await.unwrap().status(), StatusCode::OK);
+        assert_eq!(front.get("/api/raw_packets/last/5").await.unwrap().status(), StatusCode::OK);
     }
     db.run_jobs_as_if_quiet().await.expect("jobs");
     db.admin
@@ -39,7 +40,7 @@ async fn metrics_count_packets_rejections_latencies_lag_and_alerts() {
         .await
         .expect("alerts");
 
-    let response = reqwest::get(front.url("/metrics")).await.unwrap();
+    let response = front.get("/metrics").await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
     let text = response.text().await.unwrap();

@@ -12,7 +12,7 @@ async fn ids(front: &Front, path: &str, at_most: usize) -> Vec<i64> {
     let mut found = Vec::new();
     let mut url = front.url(path);
     while found.len() < at_most {
-        let response = reqwest::get(&url).await.expect("request");
+        let response = front.client().get(&url).send().await.expect("request");
         assert_eq!(response.status(), StatusCode::OK, "{url}");
         let cursor = response.headers().get("x-next-cursor").map(|v| v.to_str().unwrap().to_string());
         let page: Value = response.json().await.expect("json");
@@ -107,7 +107,7 @@ async fn searches_find_exactly_the_packets_through_either_index_or_by_time() {
     assert!(log.contains("packet search by time"), "{log}");
 
     // The page shows the same search.
-    let page = reqwest::get(front.url("/packets?ip=10.0.3.7")).await.unwrap().text().await.unwrap();
+    let page = front.get("/packets?ip=10.0.3.7").await.unwrap().text().await.unwrap();
     let body =
         page.split("<table id=\"packets\">").nth(1).unwrap_or_default().split("</table>").next().unwrap_or_default();
     assert_eq!(body.matches("10.0.3.7:").count(), 2, "{body}");
@@ -115,7 +115,7 @@ async fn searches_find_exactly_the_packets_through_either_index_or_by_time() {
     for (query, status) in
         [("port=65536", 422), ("ip=10.0.3", 422), ("limit=0", 422), ("cursor=x", 422), ("size=1", 422)]
     {
-        let response = reqwest::get(front.url(&format!("/api/packets?{query}"))).await.unwrap();
+        let response = front.get(&format!("/api/packets?{query}")).await.unwrap();
         assert_eq!(response.status().as_u16(), status, "{query}");
     }
 }

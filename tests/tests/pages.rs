@@ -50,6 +50,7 @@ async fn pages_render_fill_filter_page_and_chart_in_a_browser() {
     let alert_id = db.count("SELECT min(id) FROM detected_alerts WHERE alert_type = 'SYN_Flood'").await;
     let front = Front::start(&db.front_url().expect("url"), &[]).await.expect("front");
     let browser = Browser::start().await.expect("browser");
+    browser.sign_in(&front.base).await.expect("sign in");
 
     let (dom, console) = browse(&browser, &front.url("/alerts"), "alerts").await;
     assert!(console.is_empty(), "console: {console:#?}");
@@ -159,10 +160,10 @@ async fn pages_render_fill_filter_page_and_chart_in_a_browser() {
     );
     let (dom, _) = browse(&browser, &front.url("/packets?to=2000-01-01T00:00:00Z"), "packets-empty").await;
     assert!(dom.contains("No packets match."), "a time range without packets");
-    let bad = reqwest::get(front.url("/packets?port=99999")).await.unwrap();
+    let bad = front.get("/packets?port=99999").await.unwrap();
     assert_eq!(bad.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
 
-    let missing = reqwest::get(front.url("/alerts/999999")).await.unwrap();
+    let missing = front.get("/alerts/999999").await.unwrap();
     assert_eq!(missing.status(), reqwest::StatusCode::NOT_FOUND);
     let asset = reqwest::get(front.url("/assets/chart.umd.min.js")).await.unwrap();
     assert_eq!(asset.status(), reqwest::StatusCode::OK);

@@ -17,12 +17,12 @@ fn syn_model(names: &[&str], version: u32) -> String {
 }
 
 async fn get(front: &Front, path: &str) -> (StatusCode, Value) {
-    let response = reqwest::get(front.url(path)).await.expect("get");
+    let response = front.get(path).await.expect("get");
     (response.status(), response.json().await.expect("json"))
 }
 
 async fn predict(front: &Front, body: Value) -> (StatusCode, Value) {
-    let response = reqwest::Client::new().post(front.url("/predict")).json(&body).send().await.expect("post");
+    let response = front.client().post(front.url("/predict")).json(&body).send().await.expect("post");
     (response.status(), response.json().await.expect("json"))
 }
 

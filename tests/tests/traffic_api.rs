@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 async fn get(front: &Front, path: &str) -> (StatusCode, Option<String>, Value) {
-    let response = reqwest::get(front.url(path)).await.expect("request");
+    let response = front.get(path).await.expect("request");
     let status = response.status();
     let cursor = response.headers().get("x-next-cursor").map(|v| v.to_str().unwrap().to_string());
     (status, cursor, response.json().await.expect("json"))
@@ -188,9 +188,9 @@ async fn features_are_a_time_series_of_the_features_asked_for() {
 
     for (query, field) in [
         ("features=packet_count,colour", "features"),
-        ("ip=10.0.0.1", "ip"),
+        ("ip=10.0.0.1.5", "ip"),
         ("scope=src_host&ip=nowhere", "ip"),
-        ("cursor=1.2", "cursor"),
+        ("cursor=x.2", "cursor"),
         ("limit=10001", "limit"),
         ("from=yesterday", "from"),
         ("window_seconds=0", "window_seconds"),
@@ -199,6 +199,21 @@ async fn features_are_a_time_series_of_the_features_asked_for() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {body}");
         assert_eq!(body["detail"][0]["loc"], json!(["query", field]), "{query}: {body}");
     }
+
+    // A host's rows without a scope are its source rows; global rows have no host.
+    let (status, _, rows) = get(&front, "/api/features?ip=10.0.0.1&features=packet_count").await;
+    assert_eq!(status, StatusCode::OK, "{rows}");
+    let rows = rows.as_array().unwrap();
+    assert!(!rows.is_empty() && rows.iter().all(|r| r["scope"] == "src_host" && r["host"] == "10.0.0.1"), "{rows:?}");
+    let (_, _, none) = get(&front, "/api/features?scope=global&ip=10.0.0.1").await;
+    assert_eq!(none, json!([]), "global rows have no host");
+    // A cursor alone goes on from where it points, as it does after `from`.
+    let (_, cursor, first) = get(&front, "/api/features?from=2024-01-01T00:00:00Z&limit=5&features=packet_count").await;
+    let cursor = cursor.expect("a full page has a next cursor");
+    let (status, _, next) = get(&front, &format!("/api/features?cursor={cursor}&limit=5&features=packet_count")).await;
+    assert_eq!(status, StatusCode::OK, "{next}");
+    let (first, next) = (starts(&first), starts(&next));
+    assert!(next.first() >= first.last(), "the page after: {first:?} then {next:?}");
 
     // Alerts per minute and severity, from when they started.
     let (status, _, timeline) = get(&front, "/api/alert_timeline?bucket_seconds=60").await;

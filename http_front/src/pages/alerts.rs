@@ -85,6 +85,7 @@ pub async fn alerts_page(
 ) -> Result<Response, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::unprocessable(e.body_text(), vec![json!("query")]))?;
     let (alert_type, severity, ip) = (filled(q.alert_type), filled(q.severity), filled(q.ip));
+    crate::filters::check_text("type", alert_type.as_deref())?;
     check_severity(severity.as_deref())?;
     let address = parse_ip(ip.as_deref())?;
     let filters = AlertFilters {

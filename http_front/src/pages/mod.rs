@@ -22,7 +22,7 @@ const PAGE_SIZE: i64 = 50;
 /// How timestamps read on the pages (UTC).
 const TIME_FORMAT: &str = "YYYY-MM-DD HH24:MI:SS";
 
-fn render(template: &impl Template) -> Result<Response, ApiError> {
+pub fn render(template: &impl Template) -> Result<Response, ApiError> {
     let html = template.render().map_err(|e| ApiError::Internal(format!("rendering a page: {e}")))?;
     Ok(Html(html).into_response())
 }
@@ -49,7 +49,7 @@ fn filled(value: Option<String>) -> Option<String> {
 }
 
 /// Percent-encodes a query value (letters, digits and `-._~` stay).
-fn urlencode(value: &str) -> String {
+pub fn urlencode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {

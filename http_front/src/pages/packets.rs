@@ -86,6 +86,7 @@ pub async fn packets_page(
     let Query(q) = query.map_err(|e| ApiError::unprocessable(e.body_text(), vec![json!("query")]))?;
     let (ip, port_text, protocol) = (filled(q.ip), filled(q.port), filled(q.protocol));
     let (from_text, to_text) = (filled(q.from), filled(q.to));
+    crate::filters::check_text("protocol", protocol.as_deref())?;
     let address = parse_ip(ip.as_deref())?;
     let port = match &port_text {
         Some(p) => Some(
@@ -104,7 +105,7 @@ pub async fn packets_page(
         protocol: protocol.clone(),
         from,
         to,
-        after: Cursor::from_param(filled(q.cursor).as_deref())?,
+        after: crate::filters::cursor_param(filled(q.cursor).as_deref())?,
     };
     let mut client = state.pool.get().await?;
     let found = filters.search(&mut client, PACKET_COLUMNS, PAGE_SIZE).await?;

@@ -70,6 +70,7 @@ pub async fn all_traffic_page(
             None => None,
         };
     let (scope, label, ip) = (filled(q.scope), filled(q.label), filled(q.ip));
+    crate::filters::check_text("label", label.as_deref())?;
     check_scope(scope.as_deref())?;
     let address = parse_ip(ip.as_deref())?;
     let page = WindowPage {
@@ -77,7 +78,7 @@ pub async fn all_traffic_page(
         scope: scope.clone(),
         label: label.clone(),
         ip: address,
-        after: Cursor::from_param(filled(q.cursor).as_deref())?,
+        after: crate::filters::cursor_param(filled(q.cursor).as_deref())?,
         limit: PAGE_SIZE,
     };
     let (sql, params) = page.sql(TRAFFIC_PAGE_COLUMNS);

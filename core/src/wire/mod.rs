@@ -3,7 +3,13 @@
 //! Errors say where: the byte position of a syntax error, or the packet index and field of a
 //! value that is wrong. A batch decodes whole or not at all.
 
+use std::io::BufRead;
+
 use serde_path_to_error::Segment;
+
+mod array;
+
+use array::{ArrayElements, Framing};
 
 use crate::packet::{Limits, Packet};
 
@@ -29,60 +35,129 @@ pub enum BatchError {
         field: Option<String>,
         message: String,
     },
-    #[error("batch holds {count} packets, more than the limit of {max}")]
-    TooManyPackets { count: usize, max: usize },
+    /// Decoding stopped at the first packet past the limit: the rest was never read.
+    #[error("batch holds more than the limit of {max} packets")]
+    TooManyPackets { max: usize },
 }
 
-/// Decodes and validates a whole batch.
+/// Why a streamed batch stopped: its content, or the reader under it (a body that broke off,
+/// went past a byte limit, or is not valid gzip; the reader's own error says which).
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error(transparent)]
+    Batch(#[from] BatchError),
+    #[error("reading the batch: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Decodes and validates a whole batch held in memory.
 pub fn decode_batch(
     body: &[u8],
     format: Format,
     limits: &Limits,
     max_packets: usize,
 ) -> Result<Vec<Packet>, BatchError> {
-    let packets = match format {
-        Format::JsonArray => decode_array(body)?,
-        Format::Ndjson => decode_ndjson(body, max_packets)?,
-    };
-    if packets.len() > max_packets {
-        return Err(BatchError::TooManyPackets { count: packets.len(), max: max_packets });
+    let mut packets = Vec::new();
+    match decode_stream(body, format, limits, max_packets, &mut |p| packets.push(p)) {
+        Ok(_) => Ok(packets),
+        Err(StreamError::Batch(e)) => Err(e),
+        // A slice cannot fail to read; serde_json reports a cut-off body as a syntax error.
+        Err(StreamError::Io(e)) => Err(BatchError::Malformed { line: 0, column: 0, message: e.to_string() }),
     }
-    for (index, packet) in packets.iter().enumerate() {
+}
+
+/// Decodes a batch as it is read, handing each packet to `sink` once it is decoded and valid, so
+/// memory holds one packet at a time whatever the body's size: decoding stops at the first
+/// error, or at the first packet past `max_packets` (the rest is never read). Returns how many
+/// packets went to `sink`. A batch is all or nothing: the caller keeps what `sink` got until
+/// this returns Ok.
+pub fn decode_stream<R: BufRead>(
+    reader: R,
+    format: Format,
+    limits: &Limits,
+    max_packets: usize,
+    sink: &mut dyn FnMut(Packet),
+) -> Result<usize, StreamError> {
+    let mut accept = |index: usize, packet: Packet| -> Result<(), BatchError> {
+        if index >= max_packets {
+            return Err(BatchError::TooManyPackets { max: max_packets });
+        }
         packet.validate(limits).map_err(|e| BatchError::Invalid {
             index: Some(index),
             field: Some(e.field.to_string()),
             message: e.message,
         })?;
+        sink(packet);
+        Ok(())
+    };
+    match format {
+        Format::JsonArray => stream_array(reader, &mut accept),
+        Format::Ndjson => stream_ndjson(reader, &mut accept),
     }
-    Ok(packets)
 }
 
-fn decode_array(body: &[u8]) -> Result<Vec<Packet>, BatchError> {
-    decode_tracked(body).map_err(|failure| match failure {
-        Failure::Syntax(e) => malformed(&e, None),
-        Failure::Data(e, path) => invalid_at(path.as_ref(), None, &e),
-    })
+type Accept<'a> = dyn FnMut(usize, Packet) -> Result<(), BatchError> + 'a;
+
+/// A JSON array read element by element (see [`array`]); each element is decoded from memory,
+/// with its path tracked only when it turns out wrong.
+fn stream_array<R: BufRead>(reader: R, accept: &mut Accept<'_>) -> Result<usize, StreamError> {
+    let mut elements = ArrayElements::new(reader);
+    let mut index = 0;
+    loop {
+        let (bytes, start) = match elements.next_element() {
+            Ok(Some(element)) => element,
+            Ok(None) => return Ok(index),
+            Err(Framing::Io(e)) => return Err(StreamError::Io(e)),
+            Err(Framing::Syntax(at, message)) => {
+                return Err(BatchError::Malformed { line: at.line, column: at.column, message: message.into() }.into())
+            }
+            Err(Framing::NotAnArray) => {
+                return Err(BatchError::Invalid { index: None, field: None, message: NOT_AN_ARRAY.into() }.into())
+            }
+        };
+        let packet = match decode_tracked::<Packet>(bytes) {
+            Ok(packet) => packet,
+            Err(Failure::Syntax(e)) => {
+                // serde_json counts from the element's start; the body's position is wanted.
+                let (line, column) = if e.line() <= 1 {
+                    (start.line, start.column + e.column().saturating_sub(1))
+                } else {
+                    (start.line + e.line() - 1, e.column())
+                };
+                return Err(BatchError::Malformed { line, column, message: strip_position(&e) }.into());
+            }
+            Err(Failure::Data(e, path)) => return Err(invalid_at(path.as_ref(), Some(index), &e).into()),
+        };
+        accept(index, packet)?;
+        index += 1;
+    }
 }
 
-fn decode_ndjson(body: &[u8], max_packets: usize) -> Result<Vec<Packet>, BatchError> {
-    let is_blank = |line: &[u8]| line.iter().all(u8::is_ascii_whitespace);
-    let mut packets = Vec::new();
-    for (line_no, line) in body.split(|&b| b == b'\n').enumerate() {
-        if is_blank(line) {
+const NOT_AN_ARRAY: &str =
+    "expected a JSON array of packet objects (or NDJSON with Content-Type: application/x-ndjson)";
+
+/// One JSON object per line; blank lines are skipped. A line is read whole (bounded by the
+/// reader's own byte limit), then decoded from memory.
+fn stream_ndjson<R: BufRead>(mut reader: R, accept: &mut Accept<'_>) -> Result<usize, StreamError> {
+    let mut line = Vec::new();
+    let mut index = 0;
+    for line_no in 1.. {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        if packets.len() == max_packets {
-            let rest = body.split(|&b| b == b'\n').skip(line_no).filter(|l| !is_blank(l)).count();
-            return Err(BatchError::TooManyPackets { count: max_packets + rest, max: max_packets });
-        }
-        let index = packets.len();
-        match decode_tracked::<Packet>(line) {
-            Ok(packet) => packets.push(packet),
-            Err(Failure::Syntax(e)) => return Err(malformed(&e, Some(line_no + 1))),
-            Err(Failure::Data(e, path)) => return Err(invalid_at(path.as_ref(), Some(index), &e)),
-        }
+        let packet = match decode_tracked::<Packet>(&line) {
+            Ok(packet) => packet,
+            Err(Failure::Syntax(e)) => return Err(malformed(&e, Some(line_no)).into()),
+            Err(Failure::Data(e, path)) => return Err(invalid_at(path.as_ref(), Some(index), &e).into()),
+        };
+        accept(index, packet)?;
+        index += 1;
     }
-    Ok(packets)
+    Ok(index)
 }
 
 enum Failure {
@@ -141,9 +216,7 @@ fn invalid_at(path: Option<&serde_path_to_error::Path>, index: Option<usize>, e:
         }
     }
     let message = match message.as_str() {
-        m if m.starts_with("invalid type: map, expected a sequence") => {
-            "expected a JSON array of packet objects (or NDJSON with Content-Type: application/x-ndjson)".to_string()
-        }
+        m if m.starts_with("invalid type: map, expected a sequence") => NOT_AN_ARRAY.to_string(),
         _ => message,
     };
     BatchError::Invalid { index, field, message }
@@ -230,12 +303,12 @@ mod tests {
         let body = format!("[{GOOD},{GOOD},{GOOD}]");
         assert_eq!(
             decode_batch(body.as_bytes(), Format::JsonArray, &LIMITS, 2),
-            Err(BatchError::TooManyPackets { count: 3, max: 2 })
+            Err(BatchError::TooManyPackets { max: 2 })
         );
         let ndjson = format!("{GOOD}\n{GOOD}\n{GOOD}\n");
         assert_eq!(
             decode_batch(ndjson.as_bytes(), Format::Ndjson, &LIMITS, 2),
-            Err(BatchError::TooManyPackets { count: 3, max: 2 })
+            Err(BatchError::TooManyPackets { max: 2 })
         );
     }
 }
