@@ -1,7 +1,7 @@
 //! Listening: plain HTTP and HTTPS (rustls) listeners whose connections are bounded in time
 //! (TLS handshake, request head, keep-alive idle, response writes) and in number (in all, and per
 //! client address), each request handed to the router with what its connection says about the
-//! client ([`Client`]). Request bodies are bounded per request (`body_limits.rs`).
+//! client ([`Client`]). Request bodies are bounded per request (`request_body.rs`).
 //!
 //! HTTP/1.1 only: sensors, scripts and dashboards need nothing more, and hyper's HTTP/1 server
 //! is the one whose head-read timer also covers an idle keep-alive connection.
