@@ -79,6 +79,12 @@ fn admin_error(e: tokio_postgres::Error) -> ApiError {
     let code = db.code();
     if *code == SqlState::INSUFFICIENT_PRIVILEGE {
         ApiError::Forbidden("this needs the live session of an admin".into())
+    } else if *code == SqlState::CHARACTER_NOT_IN_REPERTOIRE {
+        // A form field with a NUL, which PostgreSQL text cannot hold.
+        ApiError::unprocessable(
+            "a field holds a character PostgreSQL cannot store (NUL)",
+            vec![serde_json::json!("body")],
+        )
     } else if [SqlState::INVALID_PARAMETER_VALUE, SqlState::DUPLICATE_OBJECT, SqlState::UNDEFINED_OBJECT].contains(code)
     {
         ApiError::unprocessable(db.message().to_string(), vec![serde_json::json!("body")])

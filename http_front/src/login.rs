@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use serde::Deserialize;
 
-use crate::auth::{cookie, Principal, SESSION_COOKIE};
+use crate::auth::{cookie, same_secret, Principal, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::pages::render;
 use crate::server::Client;
@@ -125,10 +125,12 @@ pub async fn log_in(
     let tls = is_tls(&client);
     let next = local_path(form.next.as_deref());
     let form_cookie = cookie(&headers, LOGIN_COOKIE).unwrap_or("");
-    if form.csrf.is_empty() || form_cookie != form.csrf {
+    if form.csrf.is_empty() || !same_secret(form_cookie, &form.csrf) {
         return login_form(StatusCode::FORBIDDEN, &next, "The sign-in form expired: please sign in again.", tls);
     }
-    if form.user.is_empty() || form.user.len() > 64 || form.password.len() > 1024 {
+    // What no account can have (PostgreSQL text holds no NUL) is wrong without asking.
+    let impossible = |text: &str, max: usize| text.is_empty() || text.len() > max || text.contains('\0');
+    if impossible(&form.user, 64) || impossible(&form.password, 1024) {
         return login_form(StatusCode::UNAUTHORIZED, &next, "Wrong user name or password.", tls);
     }
     let address = client.as_ref().map_or_else(|| "unknown".to_string(), |c| c.addr.ip().to_string());
@@ -197,7 +199,7 @@ pub fn session_of(principal: &Principal) -> Result<(&str, crate::auth::Role, &cr
 
 /// The form's CSRF token must be the session's.
 pub fn check_csrf(session: &crate::auth::Session, form_token: &str) -> Result<(), ApiError> {
-    if !form_token.is_empty() && form_token == session.csrf {
+    if !form_token.is_empty() && same_secret(form_token, &session.csrf) {
         Ok(())
     } else {
         Err(ApiError::Forbidden("the form is not from this session (CSRF token mismatch): reload the page".into()))

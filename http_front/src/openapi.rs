@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -62,7 +63,7 @@ struct ApiDoc;
 
 /// The document as served: it depends on the configuration and on the day (the latest
 /// capture time a batch may have), so it is made once a day.
-pub struct Served(Mutex<Option<(i64, Arc<String>)>>);
+pub struct Served(Mutex<Option<(i64, Bytes)>>);
 
 impl Default for Served {
     fn default() -> Self {
@@ -78,13 +79,13 @@ pub async fn openapi_json(State(state): State<Arc<AppState>>) -> Response {
         match served.as_ref() {
             Some((made, document)) if *made == day => document.clone(),
             _ => {
-                let document = Arc::new(document(&state.config, now));
+                let document = Bytes::from(document(&state.config, now));
                 *served = Some((day, document.clone()));
                 document
             }
         }
     };
-    ([(header::CONTENT_TYPE, "application/json")], document.as_str().to_string()).into_response()
+    ([(header::CONTENT_TYPE, "application/json")], document).into_response()
 }
 
 /// The whole document for a front with this configuration whose clock reads `now`.

@@ -58,7 +58,7 @@ pub struct ConnectionLimits {
     pub drain_timeout: Duration,
 }
 
-/// Largest request head (request line and headers), bytes.
+/// Largest request head (request line and headers), bytes (hyper takes 8 KiB at least).
 const MAX_HEAD_BYTES: usize = 32 * 1024;
 const MAX_HEADERS: usize = 64;
 
@@ -143,7 +143,7 @@ async fn serve_connection<S>(
         .header_read_timeout(limits.header_timeout)
         .keep_alive(true)
         .max_headers(MAX_HEADERS)
-        .max_buf_size(MAX_HEAD_BYTES.max(8192))
+        .max_buf_size(MAX_HEAD_BYTES)
         .half_close(false);
     let io = TokioIo::new(WriteTimeout::new(stream, limits.write_timeout));
     let connection = http.serve_connection(io, service);

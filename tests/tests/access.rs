@@ -284,6 +284,13 @@ async fn logins_are_throttled_csrf_checked_and_end_on_sign_out() {
     let (status, page) = sign_in(&front, "ana", PASSWORD).await.err().expect("throttled");
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{page}");
 
+    // A name or password no account can have (a NUL) is a wrong one, not a fault.
+    let front_nul = Front::start(&db.front_url().expect("url"), &[]).await.expect("front");
+    let (status, _) = sign_in(&front_nul, "an\0a", PASSWORD).await.err().expect("refused");
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = sign_in(&front_nul, "ana", "pass\0word!!").await.err().expect("refused");
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
     // A login post without the form's own cookie (a forged cross-site form) is refused.
     db.admin.execute("SELECT create_front_user('bo', 'reader', $1)", &[&PASSWORD]).await.expect("user");
     let forged = no_redirects()
