@@ -17,7 +17,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${1:-/var/cache/traffic_analyzer/captures}
 ALL_SCENARIOS="benign port_scan_syn port_scan_connect port_scan_udp port_scan_version port_scan_masscan
-    syn_flood syn_flood_spoofed udp_flood icmp_flood brute_force_ssh brute_force_ftp slowloris slow_read dns_flood"
+    port_scan_fin port_scan_xmas port_scan_null port_scan_ack port_scan_maimon port_scan_window port_scan_slow
+    sweep_ping sweep_port syn_flood syn_flood_low syn_flood_distributed syn_flood_spoofed udp_flood icmp_flood brute_force_ssh brute_force_ftp slowloris slow_read dns_flood"
 SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
 SEEDS=${SEEDS:-1}
 TOOLS=(nmap hping3 masscan slowhttptest hydra iperf3 wrk dnsperf dnsmasq-base vsftpd openssh-server nginx-light
@@ -29,6 +30,9 @@ VICTIM=$NET.10
 ATTACKER=$NET.66
 CLIENT1=$NET.21
 CLIENT2=$NET.22
+# Absent hosts for sweeps: the attacker routes this range through the victim, which does not
+# forward, so every probe is seen on the lab's bridge and none is answered.
+ABSENT=10.78.0.0/24
 WARMUP=${WARMUP:-6}             # benign-only seconds before and after the attack
 ATTACK_SECS=${ATTACK_SECS:-20}  # upper bound of each attack
 
@@ -58,7 +62,9 @@ teardown() {
         for pid in $(ip netns pids "$LAB-net" 2>/dev/null); do kill -TERM "$pid" 2>/dev/null || true; done
         for _ in $(seq 1 20); do [ -z "$(ip netns pids "$LAB-net" 2>/dev/null)" ] && break; sleep 0.1; done
     fi
-    for ns in net victim attacker client1 client2; do
+    local bots
+    bots=$(ip netns list | awk '{print $1}' | grep "^$LAB-bot" | sed "s/^$LAB-//" || true)
+    for ns in net victim attacker client1 client2 $bots; do
         if ip netns list | grep -qw "$LAB-$ns"; then
             for pid in $(ip netns pids "$LAB-$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
             ip netns del "$LAB-$ns" 2>/dev/null || true
@@ -88,6 +94,24 @@ setup_lab() {
         in_ns "$host" ip link set eth0 up
         in_ns "$host" ip link set lo up
     done
+}
+
+# `count` more attackers (namespaces bot1.., addresses .101 up) on the lab's bridge; prints their
+# addresses, comma-separated.
+add_bots() {
+    local count=$1 i address list=""
+    for i in $(seq 1 "$count"); do
+        address=$NET.$((100 + i))
+        ip netns add "$LAB-bot$i"
+        ip link add "v-bot$i" type veth peer name eth0 netns "$LAB-bot$i"
+        ip link set "v-bot$i" netns "$LAB-net"
+        in_ns net ip link set "v-bot$i" master br0 up
+        in_ns "bot$i" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+        in_ns "bot$i" ip addr add "$address/24" dev eth0
+        in_ns "bot$i" ip link set eth0 up
+        list=${list:+$list,}$address
+    done
+    echo "$list"
 }
 
 # Real services on the victim, configured in a scratch directory.
@@ -162,7 +186,8 @@ start_benign() {
 }
 
 # The attack of a scenario (bounded), run in the scratch directory (hydra writes a restore file):
-# the tools' output, then "LABEL: CLASS ATTACKER" ("-" for spoofed or no attacker).
+# the tools' output, then "LABEL: CLASS ATTACKER [VICTIM]" ("-" for spoofed or no attacker, or
+# for no single victim; the victim defaults to the lab's).
 run_attack() {
     local scenario=$1 seed=$2 dir=$3
     # Grows with the seed, so the held-back seed 3 lies inside the range the others train on.
@@ -182,6 +207,26 @@ run_attack() {
         port_scan_version)
             in_ns attacker timeout "$T" nmap -sV -n -Pn -T4 --top-ports $((200 * seed)) "$VICTIM"
             echo "LABEL: Port_Scan $ATTACKER" ;;
+        port_scan_fin | port_scan_xmas | port_scan_null | port_scan_ack | port_scan_maimon | port_scan_window)
+            # The TCP scans whose probes are not SYNs (nmap -sF -sX -sN -sA -sM -sW).
+            local -A flags=([fin]=-sF [xmas]=-sX [null]=-sN [ack]=-sA [maimon]=-sM [window]=-sW)
+            in_ns attacker timeout "$T" nmap "${flags[${scenario#port_scan_}]}" -n -Pn -T4 -p 1-$((300 * seed)) \
+                --max-retries 1 "$VICTIM"
+            echo "LABEL: Port_Scan $ATTACKER" ;;
+        port_scan_slow)
+            # Polite timing (0.4 s between probes): a dozen probes per 5 s window, many per 30 s.
+            in_ns attacker timeout "$T" nmap -sS -n -Pn -T2 -p 1-1000 "$VICTIM"
+            echo "LABEL: Port_Scan $ATTACKER" ;;
+        sweep_ping)
+            # Host discovery (ICMP echo and timestamp, SYN to 443, ACK to 80) across absent hosts.
+            in_ns attacker ip route add "$ABSENT" via "$VICTIM"
+            in_ns attacker timeout "$T" nmap -sn -n -T4 "$ABSENT"
+            echo "LABEL: Host_Sweep $ATTACKER -" ;;
+        sweep_port)
+            # One port across a range of absent hosts (a horizontal scan).
+            in_ns attacker ip route add "$ABSENT" via "$VICTIM"
+            in_ns attacker timeout "$T" nmap -sS -n -Pn -T4 -p $((seed % 2 == 1 ? 22 : 445)) --max-retries 1 "$ABSENT"
+            echo "LABEL: Host_Sweep $ATTACKER -" ;;
         port_scan_masscan)
             local mac
             mac=$(in_ns victim cat /sys/class/net/eth0/address)
@@ -191,6 +236,21 @@ run_attack() {
         syn_flood)
             in_ns attacker timeout "$T" hping3 -S -p 80 -i u$((400 / seed)) -c $((T * 2500 * seed)) "$VICTIM"
             echo "LABEL: SYN_Flood $ATTACKER" ;;
+        syn_flood_low)
+            # A few hundred SYNs a second from one source.
+            in_ns attacker timeout "$T" hping3 -S -p 80 -i u$((10000 / seed)) -c $((T * 100 * seed)) "$VICTIM"
+            echo "LABEL: SYN_Flood $ATTACKER" ;;
+        syn_flood_distributed)
+            # Many real sources (5 to 50 over the seeds), each at a modest rate.
+            local bots pid pids=()
+            bots=$(add_bots $((seed * 8 - 4)))
+            for i in $(seq 1 $((seed * 8 - 4))); do
+                in_ns "bot$i" timeout "$T" hping3 -S -p 80 -i u$((20000 - 2000 * seed)) -c $((T * 60)) "$VICTIM" \
+                    > /dev/null 2>&1 &
+                pids+=($!)
+            done
+            for pid in "${pids[@]}"; do wait "$pid" || true; done
+            echo "LABEL: SYN_Flood $bots" ;;
         syn_flood_spoofed)
             # Random source addresses: the attacker is not named, only the victim.
             in_ns attacker timeout "$T" hping3 -S -p $((seed % 2 == 1 ? 80 : 22)) --rand-source \
@@ -258,23 +318,25 @@ capture() {
     # The tools end by their own count or by `timeout` (exit 124): both are fine.
     (cd "$dir" && run_attack "$scenario" "$seed" "$dir") > "$dir/attack.log" 2>&1 || true
     # (masscan's progress ends in \r, not \n: the label may not start a line.)
-    result=$(grep -ao 'LABEL: [A-Za-z_]* [0-9.-]*' "$dir/attack.log" | tail -n 1 | sed 's/^LABEL: //')
+    result=$(grep -ao 'LABEL: [A-Za-z_]* [0-9.,-]*\( -\)\?' "$dir/attack.log" | tail -n 1 | sed 's/^LABEL: //')
     attack_end=$(date +%s.%N)
     sleep "$WARMUP"
     end=$(date +%s.%N)
     sleep 1
     teardown
     wait 2> /dev/null || true
-    local class=${result%% *} attackers=${result#* }
+    local class=${result%% *} attackers victims_json="[\"$VICTIM\"]"
+    attackers=$(echo "$result" | cut -d' ' -f2)
+    [ "$(echo "$result" | cut -d' ' -f3)" = "-" ] && victims_json="[]"
     if [ -z "$class" ]; then
         echo "$name: the attack did not run: $(tail -n 3 "$dir/attack.log")" >&2
         return 1
     fi
     local attackers_json="[]"
-    [ "$attackers" != "-" ] && attackers_json="[\"$attackers\"]"
+    [ "$attackers" != "-" ] && attackers_json="[\"${attackers//,/\", \"}\"]"
     local attacks="[]"
     if [ "$class" != "Normal" ]; then
-        attacks="[{\"class\": \"$class\", \"start\": $attack_start, \"end\": $attack_end, \"attackers\": $attackers_json, \"victims\": [\"$VICTIM\"], \"command\": \"$scenario\"}]"
+        attacks="[{\"class\": \"$class\", \"start\": $attack_start, \"end\": $attack_end, \"attackers\": $attackers_json, \"victims\": $victims_json, \"command\": \"$scenario\"}]"
     fi
     cat > "$OUT/$name.labels.json" <<EOF
 {"capture": "$name.pcap", "scenario": "$scenario", "seed": $seed, "start": $start, "end": $end,

@@ -383,8 +383,11 @@ CREATE TABLE detected_alerts (
     window_count   integer NOT NULL DEFAULT 1 CHECK (window_count > 0),
     model_id       bigint REFERENCES models (id),
     created_at     timestamptz NOT NULL DEFAULT now(),
-    -- The strongest evidence: [{"feature", "value", "contribution"}], from TreeSHAP.
+    -- The strongest evidence: [{"feature", "value", "contribution"}], from TreeSHAP (NULL when
+    -- only a rule raised it: its description says why).
     explanation    jsonb,
+    -- Which detector raised it: the model, a rule (the scan rule), or both.
+    detector       text NOT NULL DEFAULT 'model' CHECK (detector IN ('model', 'rule', 'both')),
     CHECK (last_seen >= first_seen)
 );
 

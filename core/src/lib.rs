@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod columns;
+pub mod detectors;
 pub mod features;
 pub mod mac;
 pub mod model;

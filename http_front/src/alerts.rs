@@ -75,7 +75,7 @@ const ALERT_JSON: &str = "json_build_object(
     'source_ip', host(source_ip), 'destination_ip', host(destination_ip),
     'confidence', confidence, 'description', description,
     'first_seen', first_seen, 'last_seen', last_seen, 'window_count', window_count,
-    'model_id', model_id, 'explanation', explanation, 'created_at', created_at)::text";
+    'model_id', model_id, 'explanation', explanation, 'detector', detector, 'created_at', created_at)::text";
 
 pub async fn list_alerts(
     State(state): State<Arc<AppState>>,

@@ -178,6 +178,11 @@ pub fn scope() -> utoipa::openapi::Object {
     string().enum_values(Some(crate::filters::SCOPES)).build()
 }
 
+/// Which detector raised an alert (the core's list).
+pub fn detector() -> utoipa::openapi::Object {
+    string().enum_values(Some(traffic_core::alerts::Detector::ALL.map(|d| d.name()))).build()
+}
+
 pub fn severity() -> utoipa::openapi::Object {
     string().enum_values(Some(crate::filters::SEVERITIES)).build()
 }
@@ -504,9 +509,13 @@ pub struct Alert {
     pub last_seen: String,
     pub window_count: i32,
     pub model_id: Option<i64>,
-    /// The strongest evidence: [{"feature", "value", "contribution"}].
+    /// The strongest evidence: [{"feature", "value", "contribution"}] (null when only a rule
+    /// raised it: the description says why).
     #[schema(value_type = Option<Vec<Object>>)]
     pub explanation: Option<serde_json::Value>,
+    /// Which detector raised it: model, rule (the scan rule) or both.
+    #[schema(schema_with = detector)]
+    pub detector: String,
     /// RFC 3339
     pub created_at: String,
 }

@@ -1,10 +1,11 @@
-//! Windows → predictions → `detected_alerts`, run by the materialization jobs. Which rows make an
-//! alert, its severity and its words come from `traffic_core::alerts`; here they are only
-//! written, merging an ongoing attack into one alert.
+//! Windows → predictions and rule findings → `detected_alerts`, run by the materialization jobs.
+//! Which rows and findings make an alert, its severity and its words come from
+//! `traffic_core::alerts`; here they are only written, merging an ongoing attack into one alert.
 
 use pgrx::prelude::*;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, Inet, JsonB};
-use traffic_core::alerts::{alert_candidates, is_flagged, AlertCandidate, ScoredRow};
+use traffic_core::alerts::{alert_candidates, is_flagged, with_findings, AlertCandidate, Detector, ScoredRow};
+use traffic_core::detectors::{Finding, ScanThresholds};
 use traffic_core::features::WindowRow;
 
 use crate::scoring::{active_model, explanation, prediction, ActiveModel, Prediction};
@@ -12,6 +13,8 @@ use crate::windows::timestamptz;
 
 pub static ALERT_THRESHOLD: GucSetting<f64> = GucSetting::<f64>::new(0.8);
 pub static ALERT_MERGE_GAP_SECS: GucSetting<i32> = GucSetting::<i32>::new(60);
+pub static SCAN_PORT_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(ScanThresholds::DEFAULT.ports as i32);
+pub static SWEEP_HOST_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(ScanThresholds::DEFAULT.hosts as i32);
 
 pub fn register_gucs() {
     GucRegistry::define_float_guc(
@@ -34,6 +37,34 @@ pub fn register_gucs() {
         GucContext::Userset,
         GucFlags::UNIT_S,
     );
+    GucRegistry::define_int_guc(
+        c"traffic_analyzer.scan_port_threshold",
+        c"Failed ports of one host, from one source in one window, that raise a Port_Scan alert (0: off)",
+        c"The scan rule beside the model: a probe failed when the port never answered (silence, RST or ICMP \
+          unreachable), whatever the probe's TCP flags. Try values with scan_findings().",
+        &SCAN_PORT_THRESHOLD,
+        0,
+        65_536,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"traffic_analyzer.sweep_host_threshold",
+        c"Failed hosts for one service, from one source in one window, that raise a Host_Sweep alert (0: off)",
+        c"The sweep rule beside the model: hosts that never answered a probe of one TCP or UDP port or an ICMP \
+          query. Try values with scan_findings().",
+        &SWEEP_HOST_THRESHOLD,
+        0,
+        16_777_216,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+}
+
+/// The scan rule's thresholds as set now.
+pub fn scan_thresholds() -> ScanThresholds {
+    let get = |setting: &GucSetting<i32>| u32::try_from(setting.get()).unwrap_or(0);
+    ScanThresholds { ports: get(&SCAN_PORT_THRESHOLD), hosts: get(&SWEEP_HOST_THRESHOLD) }
 }
 
 /// Predictions for window rows, with the model that made them (None without an active model).
@@ -53,46 +84,62 @@ pub fn score_rows(rows: &[WindowRow]) -> Result<Option<Scored>, pgrx::spi::Error
     Ok(Some(Scored { model, predictions }))
 }
 
-/// Raises or extends alerts for the flagged rows. Returns how many windows raised one.
-pub fn raise_alerts(rows: &[WindowRow], scored: &Scored) -> Result<usize, pgrx::spi::Error> {
+/// Raises or extends alerts for the flagged rows (when a model is active) and the rules'
+/// findings. Returns how many window alerts were written.
+pub fn raise_alerts(
+    rows: &[WindowRow],
+    scored: Option<&Scored>,
+    findings: &[Finding],
+) -> Result<usize, pgrx::spi::Error> {
     let threshold = ALERT_THRESHOLD.get();
-    let model = &scored.model.model;
-    let scored_rows: Vec<ScoredRow> = rows
-        .iter()
-        .zip(&scored.predictions)
-        .map(|(row, p)| {
-            // Only rows that raise an alert are explained (TreeSHAP costs milliseconds a row).
-            let evidence = if is_flagged(&p.label, p.confidence, threshold) {
-                let x: Vec<f32> = row.features.values.iter().map(|v| *v as f32).collect();
-                let class = model.classes().iter().position(|c| *c == p.label).unwrap_or(0);
-                explanation(model, &x, class).into_iter().filter_map(|(i, c)| i.map(|i| (i, c))).collect()
-            } else {
-                Vec::new()
-            };
-            ScoredRow { row, label: &p.label, confidence: p.confidence, evidence }
-        })
-        .collect();
-    let candidates = alert_candidates(&scored_rows, threshold);
+    let model_alerts = match scored {
+        Some(scored) => {
+            let model = &scored.model.model;
+            let scored_rows: Vec<ScoredRow> = rows
+                .iter()
+                .zip(&scored.predictions)
+                .map(|(row, p)| {
+                    // Only rows that raise an alert are explained (TreeSHAP costs milliseconds a row).
+                    let evidence = if is_flagged(&p.label, p.confidence, threshold) {
+                        let x: Vec<f32> = row.features.values.iter().map(|v| *v as f32).collect();
+                        let class = model.classes().iter().position(|c| *c == p.label).unwrap_or(0);
+                        explanation(model, &x, class).into_iter().filter_map(|(i, c)| i.map(|i| (i, c))).collect()
+                    } else {
+                        Vec::new()
+                    };
+                    ScoredRow { row, label: &p.label, confidence: p.confidence, evidence }
+                })
+                .collect();
+            alert_candidates(&scored_rows, threshold)
+        }
+        None => Vec::new(),
+    };
+    let candidates = with_findings(model_alerts, findings);
     if candidates.is_empty() {
         return Ok(0);
     }
     // The two jobs raise alerts from their own processes: one writer at a time, so an attack
     // seen by both extends a single alert.
     Spi::run("SELECT pg_advisory_xact_lock(hashtext('traffic_analyzer.alerts'))")?;
+    let model_id = scored.map(|s| s.model.id);
     for candidate in &candidates {
-        write_alert(candidate, scored.model.id)?;
+        write_alert(candidate, model_id)?;
     }
     Ok(candidates.len())
 }
 
-fn write_alert(c: &AlertCandidate, model_id: i64) -> Result<(), pgrx::spi::Error> {
+fn write_alert(c: &AlertCandidate, model_id: Option<i64>) -> Result<(), pgrx::spi::Error> {
     let start = c.start_micros;
     let end = start + i64::from(c.window_seconds) * 1_000_000;
-    let explanation: serde_json::Value = c
-        .evidence
-        .iter()
-        .map(|(name, value, contribution)| serde_json::json!({"feature": name, "value": value, "contribution": contribution}))
-        .collect();
+    // A rule's alert has no feature contributions: its description says why.
+    let explanation: Option<serde_json::Value> = (c.detector != Detector::Rule).then(|| {
+        c.evidence
+            .iter()
+            .map(|(name, value, contribution)| serde_json::json!({"feature": name, "value": value, "contribution": contribution}))
+            .collect()
+    });
+    let model_id = if c.detector == Detector::Rule { None } else { model_id };
+    // Once the model has explained an alert, its words and evidence are kept over a rule's.
     let id: Option<i64> = Spi::get_one_with_args(
         "WITH found AS (
              SELECT id FROM detected_alerts
@@ -105,16 +152,19 @@ fn write_alert(c: &AlertCandidate, model_id: i64) -> Result<(), pgrx::spi::Error
                  severity = CASE WHEN array_position(ARRAY['Low','Medium','High','Critical'], $6)
                                       > array_position(ARRAY['Low','Medium','High','Critical'], a.severity)
                                  THEN $6 ELSE a.severity END,
-                 description = CASE WHEN $7 > a.confidence THEN $8 ELSE a.description END,
-                 explanation = CASE WHEN $7 > a.confidence THEN $9 ELSE a.explanation END,
+                 description = CASE WHEN $7 > a.confidence OR (a.explanation IS NULL AND $9 IS NOT NULL)
+                                    THEN $8 ELSE a.description END,
+                 explanation = CASE WHEN $9 IS NOT NULL AND ($7 > a.confidence OR a.explanation IS NULL)
+                                    THEN $9 ELSE a.explanation END,
                  confidence = greatest(a.confidence, $7),
-                 model_id = $11
+                 model_id = coalesce($11, a.model_id),
+                 detector = CASE WHEN a.detector = $12 THEN a.detector ELSE 'both' END
              FROM found WHERE a.id = found.id
              RETURNING a.id),
          inserted AS (
              INSERT INTO detected_alerts (alert_type, source_ip, destination_ip, first_seen, last_seen, severity,
-                                          confidence, description, explanation, model_id)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $11 WHERE NOT EXISTS (SELECT FROM found)
+                                          confidence, description, explanation, model_id, detector)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $12 WHERE NOT EXISTS (SELECT FROM found)
              RETURNING id)
          SELECT id FROM updated UNION ALL SELECT id FROM inserted",
         &[
@@ -126,9 +176,10 @@ fn write_alert(c: &AlertCandidate, model_id: i64) -> Result<(), pgrx::spi::Error
             c.severity.name().into(),
             c.confidence.into(),
             c.description.as_str().into(),
-            JsonB(explanation).into(),
+            explanation.map(JsonB).into(),
             f64::from(ALERT_MERGE_GAP_SECS.get()).into(),
             model_id.into(),
+            c.detector.name().into(),
         ],
     )?;
     let Some(id) = id else { return Ok(()) };

@@ -9,9 +9,10 @@
 
 use pgrx::prelude::*;
 use pgrx::{pg_sys, GucContext, GucFlags, GucRegistry, GucSetting, Inet, PgOid};
+use traffic_core::detectors::scan_findings;
 use traffic_core::features::{compute_windows, window_start, WindowRow, FEATURES, FEATURE_VERSION};
 
-use crate::alerts::{raise_alerts, score_rows, Scored};
+use crate::alerts::{raise_alerts, scan_thresholds, score_rows, Scored};
 use crate::read_ahead;
 use crate::scoring::Prediction;
 use crate::windows::{next_packet_time, packets_between, timestamptz};
@@ -282,6 +283,7 @@ fn materialize(plans: &[Plan], largest: u32, top_k: usize, read_ahead: bool) -> 
         }
     }
     let union = merge(plans.iter().flat_map(|p| p.spans.iter().copied()).collect());
+    let thresholds = scan_thresholds();
     let mut written = 0;
     for (lo, hi) in union {
         let mut start = lo;
@@ -298,6 +300,7 @@ fn materialize(plans: &[Plan], largest: u32, top_k: usize, read_ahead: bool) -> 
                 continue;
             }
             let mut rows = Vec::new();
+            let mut findings = Vec::new();
             for plan in plans {
                 for &(span_lo, span_hi) in &plan.spans {
                     let (from, to) = (span_lo.max(start), span_hi.min(end));
@@ -305,15 +308,16 @@ fn materialize(plans: &[Plan], largest: u32, top_k: usize, read_ahead: bool) -> 
                         let first = packets.partition_point(|p| p.timestamp_micros() < from);
                         let last = packets.partition_point(|p| p.timestamp_micros() < to);
                         rows.extend(compute_windows(&packets[first..last], plan.seconds, top_k));
+                        findings.extend(scan_findings(&packets[first..last], plan.seconds, thresholds));
                     }
                 }
             }
             // Scored in memory before they are written: the rows carry their label, and
-            // flagged ones raise alerts in the same transaction.
+            // flagged ones (and the scan rule's findings) raise alerts in the same transaction.
             let scored = score_rows(&rows)?;
             written += insert_rows(&rows, scored.as_ref())?;
-            if let Some(scored) = &scored {
-                raise_alerts(&rows, scored)?;
+            if scored.is_some() || !findings.is_empty() {
+                raise_alerts(&rows, scored.as_ref(), &findings)?;
             }
             start = end;
         }

@@ -745,3 +745,90 @@ fn jobs_label_windows_and_raise_one_alert_per_attack() {
     assert_eq!(alerts().len(), 1);
     assert_eq!(alerts()[0].4, 4);
 }
+
+/// Xmas probes (FIN+PSH+URG) from 10.7.7.7 to 40 ports of 10.0.0.5 in 0.4 s, each refused (RST).
+fn insert_xmas_scan() {
+    Spi::run(
+        "INSERT INTO raw_packets (ts, interface, src_ip, dst_ip, protocol, length, src_port, dst_port,
+                                  tcp_syn, tcp_ack, tcp_fin, tcp_psh, tcp_urg, tcp_rst)
+         SELECT '2024-01-01 00:00:00+00'::timestamptz + i * interval '10 ms', 'eth0', '10.7.7.7'::inet,
+                '10.0.0.5'::inet, 'TCP', 60, 40000, i, false, false, true, true, true, false
+         FROM generate_series(1, 40) AS i
+         UNION ALL
+         SELECT '2024-01-01 00:00:00.001+00'::timestamptz + i * interval '10 ms', 'eth0', '10.0.0.5', '10.7.7.7',
+                'TCP', 60, i, 40000, false, true, false, false, false, true
+         FROM generate_series(1, 40) AS i",
+    )
+    .unwrap();
+}
+
+const FIRST_MINUTE: &str = "'2024-01-01 00:00+00', '2024-01-01 00:01+00'";
+
+#[pg_test]
+fn the_scan_rule_raises_an_alert_without_a_model() {
+    insert_xmas_scan();
+    // What the rule finds at the current settings, and at other thresholds.
+    assert_eq!(count(&format!("SELECT failed FROM scan_findings(5, {FIRST_MINUTE})")), 40);
+    assert_eq!(count(&format!("SELECT count(*) FROM scan_findings(5, {FIRST_MINUTE}, port_threshold => 41)")), 0);
+    assert_eq!(count(&format!("SELECT count(*) FROM scan_findings(180, {FIRST_MINUTE}, 40, 0)")), 1);
+
+    materialize_everything();
+    let found = Spi::connect(|client| {
+        client
+            .select(
+                "SELECT alert_type, host(source_ip) || ' -> ' || host(destination_ip) AS hosts, severity, detector,
+                        window_count, description, model_id IS NULL AND explanation IS NULL AS no_model
+                 FROM detected_alerts",
+                None,
+                &[],
+            )
+            .unwrap()
+            .map(|r| {
+                (
+                    r.get_by_name::<String, _>("alert_type").unwrap().unwrap(),
+                    r.get_by_name::<String, _>("hosts").unwrap().unwrap(),
+                    r.get_by_name::<String, _>("severity").unwrap().unwrap(),
+                    r.get_by_name::<String, _>("detector").unwrap().unwrap(),
+                    r.get_by_name::<i32, _>("window_count").unwrap().unwrap(),
+                    r.get_by_name::<String, _>("description").unwrap().unwrap(),
+                    r.get_by_name::<bool, _>("no_model").unwrap().unwrap(),
+                )
+            })
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(found.len(), 1, "one alert for the scan in its 5, 30 and 180 s windows: {found:?}");
+    let (kind, hosts, severity, detector, windows, description, no_model) = &found[0];
+    assert_eq!((kind.as_str(), hosts.as_str()), ("Port_Scan", "10.7.7.7 -> 10.0.0.5"));
+    assert_eq!((severity.as_str(), detector.as_str(), *windows), ("Medium", "rule", 3));
+    assert!(description.starts_with("Port_Scan (rule): 10.7.7.7 probed 40 ports of 10.0.0.5 in 5 s"), "{description}");
+    assert!(no_model, "a rule's alert has no model and no feature contributions");
+}
+
+#[pg_test]
+fn the_scan_rule_is_off_at_zero() {
+    Spi::run("SET LOCAL traffic_analyzer.scan_port_threshold = 0").unwrap();
+    insert_xmas_scan();
+    materialize_everything();
+    assert_eq!(count("SELECT count(*) FROM detected_alerts"), 0);
+}
+
+#[pg_test]
+#[should_panic(expected = "port_threshold must be 0 or more")]
+fn scan_findings_refuses_a_negative_threshold() {
+    Spi::run(&format!("SELECT * FROM scan_findings(5, {FIRST_MINUTE}, -1)")).unwrap();
+}
+
+#[pg_test]
+fn the_detectors_in_the_table_are_the_cores() {
+    let check = Spi::get_one::<String>(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint
+         WHERE conrelid = 'detected_alerts'::regclass AND pg_get_constraintdef(oid) LIKE '%detector%'",
+    )
+    .unwrap()
+    .unwrap();
+    let named = check.matches("'::text").count();
+    assert_eq!(named, traffic_core::alerts::Detector::ALL.len(), "{check}");
+    for detector in traffic_core::alerts::Detector::ALL {
+        assert!(check.contains(&format!("'{}'", detector.name())), "{check} lacks {detector:?}");
+    }
+}

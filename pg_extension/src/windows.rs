@@ -18,8 +18,8 @@ pub fn timestamptz(unix_micros: i64) -> TimestampWithTimeZone {
         .unwrap_or_else(|_| TimestampWithTimeZone::positive_infinity())
 }
 
-fn invalid_argument(message: String, hint: &str) -> ! {
-    pgrx::pg_sys::panic::ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, message, "window_features")
+fn invalid_argument(function: &'static str, message: String, hint: &str) -> ! {
+    pgrx::pg_sys::panic::ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, message, function)
         .set_hint(hint)
         .report(PgLogLevel::ERROR);
     unreachable!("ERROR does not return")
@@ -93,25 +93,9 @@ fn window_features(
     >,
     pgrx::spi::Error,
 > {
-    let seconds = match u32::try_from(window_seconds) {
-        Ok(s) if (1..=86_400).contains(&s) => s,
-        _ => invalid_argument(
-            format!("window_seconds must be between 1 and 86400, got {window_seconds}"),
-            "The materialized windows are 5, 30 and 180 seconds.",
-        ),
-    };
-    let top_k = usize::try_from(top_k).unwrap_or(0);
-    if !from.is_finite() || !to.is_finite() {
-        invalid_argument(
-            "from and to must be finite timestamps".into(),
-            "Pass a time range, e.g. now() - interval '5 minutes', now().",
-        );
-    }
-    let first_window = window_start(unix_micros(from), seconds);
+    let (seconds, packets) = whole_windows("window_features", window_seconds, from, to)?;
     let width = i64::from(seconds) * 1_000_000;
-    // Whole windows: the last one starting before `to` is read to its end.
-    let end = window_start(unix_micros(to) - 1, seconds) + width;
-    let packets = if end > first_window { packets_between(first_window, end)? } else { Vec::new() };
+    let top_k = usize::try_from(top_k).unwrap_or(0);
     let rows = compute_windows(&packets, seconds, top_k).into_iter().map(move |row| {
         (
             window_seconds,
@@ -123,4 +107,93 @@ fn window_features(
         )
     });
     Ok(TableIterator::new(rows))
+}
+
+/// The packets of every `window_seconds` window that starts in [`from`, `to`), read to the end
+/// of the last one; the arguments checked.
+fn whole_windows(
+    function: &'static str,
+    window_seconds: i32,
+    from: TimestampWithTimeZone,
+    to: TimestampWithTimeZone,
+) -> Result<(u32, Vec<Packet>), pgrx::spi::Error> {
+    let seconds = match u32::try_from(window_seconds) {
+        Ok(s) if (1..=86_400).contains(&s) => s,
+        _ => invalid_argument(
+            function,
+            format!("window_seconds must be between 1 and 86400, got {window_seconds}"),
+            "The materialized windows are 5, 30 and 180 seconds.",
+        ),
+    };
+    if !from.is_finite() || !to.is_finite() {
+        invalid_argument(
+            function,
+            "from and to must be finite timestamps".into(),
+            "Pass a time range, e.g. now() - interval '5 minutes', now().",
+        );
+    }
+    let first_window = window_start(unix_micros(from), seconds);
+    let width = i64::from(seconds) * 1_000_000;
+    let end = window_start(unix_micros(to) - 1, seconds) + width;
+    let packets = if end > first_window { packets_between(first_window, end)? } else { Vec::new() };
+    Ok((seconds, packets))
+}
+
+/// What the scan rule finds in the stored packets of every `window_seconds` window that starts in
+/// [`from`, `to`), at the given thresholds (default: the current settings
+/// traffic_analyzer.scan_port_threshold and sweep_host_threshold; 0 turns one off). For trying a
+/// threshold on past traffic before setting it.
+#[allow(clippy::type_complexity)]
+#[pg_extern(stable, parallel_safe)]
+fn scan_findings(
+    window_seconds: i32,
+    from: TimestampWithTimeZone,
+    to: TimestampWithTimeZone,
+    port_threshold: default!(Option<i32>, "NULL"),
+    host_threshold: default!(Option<i32>, "NULL"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(window_start, TimestampWithTimeZone),
+            name!(alert_type, &'static str),
+            name!(scanner, Inet),
+            name!(victim, Option<Inet>),
+            name!(service, Option<String>),
+            name!(failed, i64),
+            name!(probes, i64),
+            name!(description, String),
+        ),
+    >,
+    pgrx::spi::Error,
+> {
+    let mut thresholds = crate::alerts::scan_thresholds();
+    for (given, name, slot) in [
+        (port_threshold, "port_threshold", &mut thresholds.ports),
+        (host_threshold, "host_threshold", &mut thresholds.hosts),
+    ] {
+        if let Some(given) = given {
+            *slot = u32::try_from(given).unwrap_or_else(|_| {
+                invalid_argument(
+                    "scan_findings",
+                    format!("{name} must be 0 or more, got {given}"),
+                    "0 turns that half of the rule off.",
+                )
+            });
+        }
+    }
+    let (seconds, packets) = whole_windows("scan_findings", window_seconds, from, to)?;
+    let findings = traffic_core::detectors::scan_findings(&packets, seconds, thresholds);
+    Ok(TableIterator::new(findings.into_iter().map(|f| {
+        (
+            timestamptz(f.start_micros),
+            f.class,
+            Inet(f.scanner.to_string()),
+            f.victim.map(|v| Inet(v.to_string())),
+            f.service.map(|s| s.to_string()),
+            i64::from(f.failed),
+            i64::try_from(f.probes).unwrap_or(i64::MAX),
+            f.describe(),
+        )
+    })))
 }

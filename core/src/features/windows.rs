@@ -54,15 +54,23 @@ pub fn window_start(micros: i64, seconds: u32) -> i64 {
 /// order, each as its global row, then source-host rows, then destination-host rows (busiest first).
 pub fn compute_windows(packets: &[Packet], seconds: u32, top_k: usize) -> Vec<WindowRow> {
     let mut rows = Vec::new();
-    let mut rest = packets;
-    while let Some(first) = rest.first() {
-        let start = window_start(first.timestamp_micros(), seconds);
-        let end = rest.iter().position(|p| window_start(p.timestamp_micros(), seconds) != start).unwrap_or(rest.len());
-        let (window, next) = rest.split_at(end);
+    for (start, window) in split_windows(packets, seconds) {
         window_rows(window, seconds, start, top_k, &mut rows);
-        rest = next;
     }
     rows
+}
+
+/// `packets` (in capture-time order) cut into windows of `seconds`: (window start, its packets),
+/// in time order, empty windows skipped.
+pub fn split_windows(packets: &[Packet], seconds: u32) -> impl Iterator<Item = (i64, &[Packet])> {
+    let mut rest = packets;
+    std::iter::from_fn(move || {
+        let start = window_start(rest.first()?.timestamp_micros(), seconds);
+        let end = rest.iter().position(|p| window_start(p.timestamp_micros(), seconds) != start).unwrap_or(rest.len());
+        let (window, next) = rest.split_at(end);
+        rest = next;
+        Some((start, window))
+    })
 }
 
 /// Rows of one window's packets.

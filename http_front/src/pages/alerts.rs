@@ -42,6 +42,8 @@ pub struct AlertRow {
     pub last_seen: String,
     pub window_count: i32,
     pub description: String,
+    /// Which detector raised it: model, rule or both.
+    pub detector: String,
 }
 
 #[derive(Template)]
@@ -59,7 +61,7 @@ static ALERT_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| 
     format!(
         "id, alert_type, severity, coalesce(host(source_ip), ''), coalesce(host(destination_ip), ''),
          confidence, to_char(first_seen AT TIME ZONE 'UTC', '{TIME_FORMAT}'),
-         to_char(last_seen AT TIME ZONE 'UTC', '{TIME_FORMAT}'), window_count, description"
+         to_char(last_seen AT TIME ZONE 'UTC', '{TIME_FORMAT}'), window_count, description, detector"
     )
 });
 
@@ -75,6 +77,7 @@ fn alert_row(row: &tokio_postgres::Row) -> AlertRow {
         last_seen: row.get(7),
         window_count: row.get(8),
         description: row.get(9),
+        detector: row.get(10),
     }
 }
 
@@ -171,14 +174,16 @@ fn sample_packets_sql(alert: &AlertRow, first_seen: DateTime<Utc>, last_seen: Da
 pub async fn alert_page(State(state): State<Arc<AppState>>, Path(id): Path<i64>) -> Result<Response, ApiError> {
     let client = state.pool.get().await?;
     let sql = format!(
-        "SELECT {}, coalesce(explanation, '[]'::jsonb)::text, first_seen, last_seen FROM detected_alerts WHERE id = $1",
+        "SELECT {}, coalesce(explanation, '[]'::jsonb)::text AS explanation_json, first_seen AS first_seen_at,
+                last_seen AS last_seen_at
+         FROM detected_alerts WHERE id = $1",
         *ALERT_COLUMNS
     );
     let Some(row) = client.query_opt(&sql, &[&id]).await? else {
         return Ok((StatusCode::NOT_FOUND, Html(format!("<h1>No alert {id}</h1>"))).into_response());
     };
     let alert = alert_row(&row);
-    let explanation_json: String = row.get(10);
+    let explanation_json: String = row.get("explanation_json");
     let windows = client
         .query(ALERT_WINDOWS_SQL, &[&id])
         .await?
@@ -193,7 +198,7 @@ pub async fn alert_page(State(state): State<Arc<AppState>>, Path(id): Path<i64>)
             confidence: percent(r.get(6)),
         })
         .collect();
-    let (sql, params) = sample_packets_sql(&alert, row.get(11), row.get(12));
+    let (sql, params) = sample_packets_sql(&alert, row.get("first_seen_at"), row.get("last_seen_at"));
     let packets = where_clause::rows(&client, &sql, &params).await?.iter().map(packet_row).collect();
     render(&AlertPage { alert, explanation_json, windows, packets })
 }
