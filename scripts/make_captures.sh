@@ -79,37 +79,34 @@ setup_lab() {
     in_ns net ip link set br0 up
     in_ns net ip link set lo up
     in_ns net sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-    local host address
+    local host
     for host in victim:$VICTIM attacker:$ATTACKER client1:$CLIENT1 client2:$CLIENT2; do
-        address=${host#*:}
-        host=${host%%:*}
-        ip netns add "$LAB-$host"
-        ip link add "v-$host" type veth peer name eth0 netns "$LAB-$host"
-        ip link set "v-$host" netns "$LAB-net"
-        in_ns net ip link set "v-$host" master br0 up
-        # IPv4 only: link-local IPv6 chatter (router solicitations, MLD) from the lab's own hosts
-        # would show up as extra "hosts" with unlabelled traffic.
-        in_ns "$host" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-        in_ns "$host" ip addr add "$address/24" dev eth0
-        in_ns "$host" ip link set eth0 up
-        in_ns "$host" ip link set lo up
+        add_host "${host%%:*}" "${host#*:}"
     done
+}
+
+# A host NAME (namespace $LAB-NAME) with ADDRESS/24 on the lab's bridge.
+add_host() {
+    local host=$1 address=$2
+    ip netns add "$LAB-$host"
+    ip link add "v-$host" type veth peer name eth0 netns "$LAB-$host"
+    ip link set "v-$host" netns "$LAB-net"
+    in_ns net ip link set "v-$host" master br0 up
+    # IPv4 only: link-local IPv6 chatter (router solicitations, MLD) from the lab's own hosts
+    # would show up as extra "hosts" with unlabelled traffic.
+    in_ns "$host" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+    in_ns "$host" ip addr add "$address/24" dev eth0
+    in_ns "$host" ip link set eth0 up
+    in_ns "$host" ip link set lo up
 }
 
 # `count` more attackers (namespaces bot1.., addresses .101 up) on the lab's bridge; prints their
 # addresses, comma-separated.
 add_bots() {
-    local count=$1 i address list=""
+    local count=$1 i list=""
     for i in $(seq 1 "$count"); do
-        address=$NET.$((100 + i))
-        ip netns add "$LAB-bot$i"
-        ip link add "v-bot$i" type veth peer name eth0 netns "$LAB-bot$i"
-        ip link set "v-bot$i" netns "$LAB-net"
-        in_ns net ip link set "v-bot$i" master br0 up
-        in_ns "bot$i" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-        in_ns "bot$i" ip addr add "$address/24" dev eth0
-        in_ns "bot$i" ip link set eth0 up
-        list=${list:+$list,}$address
+        add_host "bot$i" "$NET.$((100 + i))"
+        list=${list:+$list,}$NET.$((100 + i))
     done
     echo "$list"
 }

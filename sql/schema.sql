@@ -386,8 +386,10 @@ CREATE TABLE detected_alerts (
     -- The strongest evidence: [{"feature", "value", "contribution"}], from TreeSHAP (NULL when
     -- only a rule raised it: its description says why).
     explanation    jsonb,
-    -- Which detector raised it: the model, a rule (the scan rule), or both.
+    -- Which detector raised it: the model, a rule (scan or SYN flood), or both.
     detector       text NOT NULL DEFAULT 'model' CHECK (detector IN ('model', 'rule', 'both')),
+    -- Every attacker named (by address, at most 50): the source, or a flood's many real sources.
+    attackers      inet[] NOT NULL DEFAULT '{}',
     CHECK (last_seen >= first_seen)
 );
 
@@ -395,6 +397,7 @@ CREATE INDEX detected_alerts_recent ON detected_alerts (last_seen DESC);
 CREATE INDEX detected_alerts_source ON detected_alerts (source_ip, id);
 CREATE INDEX detected_alerts_destination ON detected_alerts (destination_ip, id);
 CREATE INDEX detected_alerts_type_recent ON detected_alerts (alert_type, last_seen DESC);
+CREATE INDEX detected_alerts_attackers ON detected_alerts USING gin (attackers);
 
 -- The windows behind each alert (by window key: a window computed again keeps its link and is
 -- counted once).

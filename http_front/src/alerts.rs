@@ -29,7 +29,7 @@ pub struct AlertQuery {
     /// Critical, High, Medium or Low.
     #[param(schema_with = crate::openapi::severity)]
     pub severity: Option<String>,
-    /// Source or destination address.
+    /// Source, destination or one of the attackers.
     #[param(schema_with = crate::openapi::ip)]
     pub ip: Option<String>,
     /// Alerts still active at or after this time (RFC 3339 or Unix seconds).
@@ -61,7 +61,7 @@ impl AlertFilters {
         let mut q = Where::new();
         q.and_if(self.alert_type.clone(), |p| format!("alert_type = {p}"));
         q.and_if(self.severity.clone(), |p| format!("severity = {p}"));
-        q.and_if(self.ip, |p| format!("(source_ip = {p} OR destination_ip = {p})"));
+        q.and_if(self.ip, |p| format!("(source_ip = {p} OR destination_ip = {p} OR attackers @> ARRAY[{p}])"));
         q.and_if(self.from, |p| format!("last_seen >= {p}"));
         q.and_if(self.to, |p| format!("first_seen < {p}"));
         q.and_if(self.before_id, |p| format!("id < {p}"));
@@ -75,7 +75,9 @@ const ALERT_JSON: &str = "json_build_object(
     'source_ip', host(source_ip), 'destination_ip', host(destination_ip),
     'confidence', confidence, 'description', description,
     'first_seen', first_seen, 'last_seen', last_seen, 'window_count', window_count,
-    'model_id', model_id, 'explanation', explanation, 'detector', detector, 'created_at', created_at)::text";
+    'model_id', model_id, 'explanation', explanation, 'detector', detector,
+    'attackers', (SELECT coalesce(json_agg(host(a) ORDER BY a), '[]'::json) FROM unnest(attackers) AS a),
+    'created_at', created_at)::text";
 
 pub async fn list_alerts(
     State(state): State<Arc<AppState>>,

@@ -516,6 +516,9 @@ pub struct Alert {
     /// Which detector raised it: model, rule (the scan rule) or both.
     #[schema(schema_with = detector)]
     pub detector: String,
+    /// Every attacker the alert names, by address (at most 50): its source, or the many real
+    /// sources of a flood; empty when they are unknown (spoofed).
+    pub attackers: Vec<String>,
     /// RFC 3339
     pub created_at: String,
 }

@@ -4,8 +4,10 @@
 
 use pgrx::prelude::*;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, Inet, JsonB};
-use traffic_core::alerts::{alert_candidates, is_flagged, with_findings, AlertCandidate, Detector, ScoredRow};
-use traffic_core::detectors::{Finding, ScanThresholds};
+use traffic_core::alerts::{
+    alert_candidates, is_flagged, same_kind, with_findings, AlertCandidate, Detector, RuleFinding, ScoredRow,
+};
+use traffic_core::detectors::ScanThresholds;
 use traffic_core::features::WindowRow;
 
 use crate::scoring::{active_model, explanation, prediction, ActiveModel, Prediction};
@@ -15,6 +17,7 @@ pub static ALERT_THRESHOLD: GucSetting<f64> = GucSetting::<f64>::new(0.8);
 pub static ALERT_MERGE_GAP_SECS: GucSetting<i32> = GucSetting::<i32>::new(60);
 pub static SCAN_PORT_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(ScanThresholds::DEFAULT.ports as i32);
 pub static SWEEP_HOST_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(ScanThresholds::DEFAULT.hosts as i32);
+pub static SYN_FLOOD_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(500);
 
 pub fn register_gucs() {
     GucRegistry::define_float_guc(
@@ -59,6 +62,25 @@ pub fn register_gucs() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    GucRegistry::define_int_guc(
+        c"traffic_analyzer.syn_flood_threshold",
+        c"Half-open handshakes to one port of one host in one window that raise a SYN_Flood alert (0: off)",
+        c"The flood rule beside the model: connection attempts (SYN) the client never completed with an ACK, \
+          from any number of sources. Try values with syn_flood_findings().",
+        &SYN_FLOOD_THRESHOLD,
+        0,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+}
+
+/// Attackers an alert lists at most (a flood from many real sources lists its busiest).
+const ATTACKERS_KEPT: i64 = 50;
+
+/// The SYN flood rule's threshold as set now (0: off).
+pub fn syn_flood_threshold() -> u32 {
+    u32::try_from(SYN_FLOOD_THRESHOLD.get()).unwrap_or(0)
 }
 
 /// The scan rule's thresholds as set now.
@@ -89,7 +111,7 @@ pub fn score_rows(rows: &[WindowRow]) -> Result<Option<Scored>, pgrx::spi::Error
 pub fn raise_alerts(
     rows: &[WindowRow],
     scored: Option<&Scored>,
-    findings: &[Finding],
+    findings: &[RuleFinding],
 ) -> Result<usize, pgrx::spi::Error> {
     let threshold = ALERT_THRESHOLD.get();
     let model_alerts = match scored {
@@ -158,13 +180,17 @@ fn write_alert(c: &AlertCandidate, model_id: Option<i64>) -> Result<(), pgrx::sp
                                     THEN $9 ELSE a.explanation END,
                  confidence = greatest(a.confidence, $7),
                  model_id = coalesce($11, a.model_id),
-                 detector = CASE WHEN a.detector = $12 THEN a.detector ELSE 'both' END
+                 detector = CASE WHEN a.detector = $12 THEN a.detector ELSE 'both' END,
+                 attackers = CASE WHEN a.attackers @> $13 THEN a.attackers
+                                  ELSE (SELECT coalesce(array_agg(x), '{}') FROM (
+                                            SELECT DISTINCT x FROM unnest(a.attackers || $13) AS x
+                                            ORDER BY x LIMIT $14) AS listed) END
              FROM found WHERE a.id = found.id
              RETURNING a.id),
          inserted AS (
              INSERT INTO detected_alerts (alert_type, source_ip, destination_ip, first_seen, last_seen, severity,
-                                          confidence, description, explanation, model_id, detector)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $12 WHERE NOT EXISTS (SELECT FROM found)
+                                          confidence, description, explanation, model_id, detector, attackers)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $12, $13 WHERE NOT EXISTS (SELECT FROM found)
              RETURNING id)
          SELECT id FROM updated UNION ALL SELECT id FROM inserted",
         &[
@@ -180,6 +206,8 @@ fn write_alert(c: &AlertCandidate, model_id: Option<i64>) -> Result<(), pgrx::sp
             f64::from(ALERT_MERGE_GAP_SECS.get()).into(),
             model_id.into(),
             c.detector.name().into(),
+            c.attackers.iter().map(|ip| Inet(ip.to_string())).collect::<Vec<Inet>>().into(),
+            ATTACKERS_KEPT.into(),
         ],
     )?;
     let Some(id) = id else { return Ok(()) };
@@ -195,9 +223,51 @@ fn write_alert(c: &AlertCandidate, model_id: Option<i64>) -> Result<(), pgrx::sp
             c.scope.host().map(|ip| Inet(ip.to_string())).into(),
         ],
     )?;
+    let id = absorb_other_readings(id, c)?;
     Spi::run_with_args(
         "UPDATE detected_alerts SET window_count = (SELECT count(*) FROM alert_windows WHERE alert_id = $1) WHERE id = $1",
         &[id.into()],
     )?;
     Ok(())
+}
+
+/// One incident, one alert, across windows too: an alert a rule raised and the model's alerts of
+/// another class of the same kind about the same source and destination, within the merge gap,
+/// are one (the model's reading of an attack's edges, say a window below the rule's threshold).
+/// The rule's alert absorbs the model's: their windows and times, the higher severity, and a
+/// note of what the model read. Returns the alert `id`'s windows now belong to.
+fn absorb_other_readings(id: i64, c: &AlertCandidate) -> Result<i64, pgrx::spi::Error> {
+    let others: Vec<(i64, String, String)> = Spi::connect(|client| {
+        client
+            .select(
+                "SELECT o.id, o.alert_type, o.detector FROM detected_alerts a, detected_alerts o
+                 WHERE a.id = $1 AND o.id <> a.id AND o.alert_type <> a.alert_type
+                   AND o.source_ip IS NOT DISTINCT FROM a.source_ip
+                   AND o.destination_ip IS NOT DISTINCT FROM a.destination_ip
+                   AND (a.detector = 'model') <> (o.detector = 'model')
+                   AND o.last_seen >= a.first_seen - make_interval(secs => $2)
+                   AND o.first_seen <= a.last_seen + make_interval(secs => $2)",
+                None,
+                &[id.into(), f64::from(ALERT_MERGE_GAP_SECS.get()).into()],
+            )?
+            .map(|row| {
+                Ok((
+                    row.get_by_name::<i64, _>("id")?.unwrap_or(0),
+                    row.get_by_name::<String, _>("alert_type")?.unwrap_or_default(),
+                    row.get_by_name::<String, _>("detector")?.unwrap_or_default(),
+                ))
+            })
+            .collect::<Result<_, pgrx::spi::Error>>()
+    })?;
+    let mut kept = id;
+    for (other, other_type, other_detector) in others {
+        if !same_kind(&other_type, &c.alert_type) {
+            continue;
+        }
+        // The rule's alert keeps the incident; the model-only one goes into it.
+        let (into, from) = if other_detector == Detector::Model.name() { (kept, other) } else { (other, kept) };
+        Spi::run_with_args(include_str!("../../sql/absorb_alert.sql"), &[into.into(), from.into()])?;
+        kept = into;
+    }
+    Ok(kept)
 }

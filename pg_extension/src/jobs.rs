@@ -9,10 +9,11 @@
 
 use pgrx::prelude::*;
 use pgrx::{pg_sys, GucContext, GucFlags, GucRegistry, GucSetting, Inet, PgOid};
-use traffic_core::detectors::scan_findings;
+use traffic_core::alerts::RuleFinding;
+use traffic_core::detectors::{scan_findings, syn_flood_findings};
 use traffic_core::features::{compute_windows, window_start, WindowRow, FEATURES, FEATURE_VERSION};
 
-use crate::alerts::{raise_alerts, scan_thresholds, score_rows, Scored};
+use crate::alerts::{raise_alerts, scan_thresholds, score_rows, syn_flood_threshold, Scored};
 use crate::read_ahead;
 use crate::scoring::Prediction;
 use crate::windows::{next_packet_time, packets_between, timestamptz};
@@ -283,7 +284,7 @@ fn materialize(plans: &[Plan], largest: u32, top_k: usize, read_ahead: bool) -> 
         }
     }
     let union = merge(plans.iter().flat_map(|p| p.spans.iter().copied()).collect());
-    let thresholds = scan_thresholds();
+    let (thresholds, flood_threshold) = (scan_thresholds(), syn_flood_threshold());
     let mut written = 0;
     for (lo, hi) in union {
         let mut start = lo;
@@ -308,12 +309,16 @@ fn materialize(plans: &[Plan], largest: u32, top_k: usize, read_ahead: bool) -> 
                         let first = packets.partition_point(|p| p.timestamp_micros() < from);
                         let last = packets.partition_point(|p| p.timestamp_micros() < to);
                         rows.extend(compute_windows(&packets[first..last], plan.seconds, top_k));
-                        findings.extend(scan_findings(&packets[first..last], plan.seconds, thresholds));
+                        let window = &packets[first..last];
+                        let scans = scan_findings(window, plan.seconds, thresholds);
+                        findings.extend(scans.iter().map(RuleFinding::from));
+                        let floods = syn_flood_findings(window, plan.seconds, flood_threshold);
+                        findings.extend(floods.iter().map(RuleFinding::from));
                     }
                 }
             }
             // Scored in memory before they are written: the rows carry their label, and
-            // flagged ones (and the scan rule's findings) raise alerts in the same transaction.
+            // flagged ones (and the rules' findings) raise alerts in the same transaction.
             let scored = score_rows(&rows)?;
             written += insert_rows(&rows, scored.as_ref())?;
             if scored.is_some() || !findings.is_empty() {

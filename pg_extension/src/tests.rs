@@ -832,3 +832,56 @@ fn the_detectors_in_the_table_are_the_cores() {
         assert!(check.contains(&format!("'{}'", detector.name())), "{check} lacks {detector:?}");
     }
 }
+
+/// 600 SYNs from 10.8.8.1 to 10.8.8.8 port 80 in 3 s, never completed; a client's 50 completed
+/// connections beside them.
+fn insert_half_open_flood() {
+    Spi::run(
+        "INSERT INTO raw_packets (ts, interface, src_ip, dst_ip, protocol, length, src_port, dst_port, tcp_syn, tcp_ack)
+         SELECT '2024-01-01 00:00:00+00'::timestamptz + i * interval '5 ms', 'eth0', '10.8.8.1'::inet, '10.8.8.8'::inet,
+                'TCP', 60, 1024 + i, 80, true, false
+         FROM generate_series(0, 599) AS i
+         UNION ALL
+         SELECT '2024-01-01 00:00:00+00'::timestamptz + i * interval '50 ms' + d * interval '1 ms', 'eth0', '10.8.8.2',
+                '10.8.8.8', 'TCP', 60, 30000 + i, 80, d = 0, d = 1
+         FROM generate_series(0, 49) AS i, generate_series(0, 1) AS d",
+    )
+    .unwrap();
+}
+
+#[pg_test]
+fn the_syn_flood_rule_names_attacker_and_victim() {
+    insert_half_open_flood();
+    assert_eq!(count(&format!("SELECT half_open FROM syn_flood_findings(5, {FIRST_MINUTE})")), 600);
+    assert_eq!(count(&format!("SELECT count(*) FROM syn_flood_findings(5, {FIRST_MINUTE}, 601)")), 0);
+    materialize_everything();
+    let (kind, hosts, attackers, detector, description) = Spi::connect(|client| {
+        let row = client
+            .select(
+                "SELECT alert_type, host(source_ip) || ' -> ' || host(destination_ip) AS hosts,
+                        array_to_string(attackers, ',') AS attackers, detector, description
+                 FROM detected_alerts",
+                None,
+                &[],
+            )
+            .unwrap()
+            .first();
+        (
+            row.get_by_name::<String, _>("alert_type").unwrap().unwrap(),
+            row.get_by_name::<String, _>("hosts").unwrap().unwrap(),
+            row.get_by_name::<String, _>("attackers").unwrap().unwrap(),
+            row.get_by_name::<String, _>("detector").unwrap().unwrap(),
+            row.get_by_name::<String, _>("description").unwrap().unwrap(),
+        )
+    });
+    assert_eq!(count("SELECT count(*) FROM detected_alerts"), 1, "one alert in its 5, 30 and 180 s windows");
+    assert_eq!((kind.as_str(), hosts.as_str(), attackers.as_str()), ("SYN_Flood", "10.8.8.1 -> 10.8.8.8", "10.8.8.1"));
+    assert_eq!(detector, "rule");
+    assert!(description.starts_with("SYN_Flood (rule): 600 half-open handshakes to 10.8.8.8 port 80 in 5 s"), "{description}");
+}
+
+#[pg_test]
+#[should_panic(expected = "at most a day apart")]
+fn the_rule_functions_read_at_most_a_day() {
+    Spi::run("SELECT * FROM syn_flood_findings(5, '2024-01-01', '2024-01-03')").unwrap();
+}

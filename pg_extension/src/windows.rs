@@ -4,6 +4,7 @@
 use pgrx::prelude::*;
 use pgrx::{pg_sys, Inet, PgSqlErrorCode};
 use traffic_core::columns::PG_EPOCH_OFFSET_MICROS;
+use traffic_core::detectors::ScanThresholds;
 use traffic_core::features::{compute_windows, window_start};
 use traffic_core::{Packet, COLUMNS};
 
@@ -139,6 +140,36 @@ fn whole_windows(
     Ok((seconds, packets))
 }
 
+/// Packets a rule function reads are held in memory: at most a day of them per call.
+const RULE_SPAN_MAX_MICROS: i64 = 86_400 * 1_000_000;
+
+/// [`whole_windows`] for the rule functions, over at most a day.
+fn rule_windows(
+    function: &'static str,
+    window_seconds: i32,
+    from: TimestampWithTimeZone,
+    to: TimestampWithTimeZone,
+) -> Result<(u32, Vec<Packet>), pgrx::spi::Error> {
+    if from.is_finite() && to.is_finite() && unix_micros(to) - unix_micros(from) > RULE_SPAN_MAX_MICROS {
+        invalid_argument(
+            function,
+            "from and to may be at most a day apart".into(),
+            "The packets of the range are read into memory: ask for a day at a time.",
+        );
+    }
+    whole_windows(function, window_seconds, from, to)
+}
+
+/// A rule function's threshold argument: the current setting when NULL, 0 or more.
+fn threshold_arg(function: &'static str, name: &str, given: Option<i32>, current: u32) -> u32 {
+    match given {
+        None => current,
+        Some(given) => u32::try_from(given).unwrap_or_else(|_| {
+            invalid_argument(function, format!("{name} must be 0 or more, got {given}"), "0 turns the rule off.")
+        }),
+    }
+}
+
 /// What the scan rule finds in the stored packets of every `window_seconds` window that starts in
 /// [`from`, `to`), at the given thresholds (default: the current settings
 /// traffic_analyzer.scan_port_threshold and sweep_host_threshold; 0 turns one off). For trying a
@@ -167,22 +198,12 @@ fn scan_findings(
     >,
     pgrx::spi::Error,
 > {
-    let mut thresholds = crate::alerts::scan_thresholds();
-    for (given, name, slot) in [
-        (port_threshold, "port_threshold", &mut thresholds.ports),
-        (host_threshold, "host_threshold", &mut thresholds.hosts),
-    ] {
-        if let Some(given) = given {
-            *slot = u32::try_from(given).unwrap_or_else(|_| {
-                invalid_argument(
-                    "scan_findings",
-                    format!("{name} must be 0 or more, got {given}"),
-                    "0 turns that half of the rule off.",
-                )
-            });
-        }
-    }
-    let (seconds, packets) = whole_windows("scan_findings", window_seconds, from, to)?;
+    let current = crate::alerts::scan_thresholds();
+    let thresholds = ScanThresholds {
+        ports: threshold_arg("scan_findings", "port_threshold", port_threshold, current.ports),
+        hosts: threshold_arg("scan_findings", "host_threshold", host_threshold, current.hosts),
+    };
+    let (seconds, packets) = rule_windows("scan_findings", window_seconds, from, to)?;
     let findings = traffic_core::detectors::scan_findings(&packets, seconds, thresholds);
     Ok(TableIterator::new(findings.into_iter().map(|f| {
         (
@@ -193,6 +214,48 @@ fn scan_findings(
             f.service.map(|s| s.to_string()),
             i64::from(f.failed),
             i64::try_from(f.probes).unwrap_or(i64::MAX),
+            f.describe(),
+        )
+    })))
+}
+
+/// What the SYN flood rule finds in the stored packets of every `window_seconds` window that
+/// starts in [`from`, `to`): each port of a host with at least `threshold` half-open handshakes
+/// (default: the setting traffic_analyzer.syn_flood_threshold). For trying a threshold on past
+/// traffic before setting it.
+#[allow(clippy::type_complexity)]
+#[pg_extern(stable, parallel_safe)]
+fn syn_flood_findings(
+    window_seconds: i32,
+    from: TimestampWithTimeZone,
+    to: TimestampWithTimeZone,
+    threshold: default!(Option<i32>, "NULL"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(window_start, TimestampWithTimeZone),
+            name!(victim, Inet),
+            name!(port, i32),
+            name!(half_open, i64),
+            name!(sources, i64),
+            name!(attackers, Vec<Inet>),
+            name!(description, String),
+        ),
+    >,
+    pgrx::spi::Error,
+> {
+    let threshold = threshold_arg("syn_flood_findings", "threshold", threshold, crate::alerts::syn_flood_threshold());
+    let (seconds, packets) = rule_windows("syn_flood_findings", window_seconds, from, to)?;
+    let findings = traffic_core::detectors::syn_flood_findings(&packets, seconds, threshold);
+    Ok(TableIterator::new(findings.into_iter().map(|f| {
+        (
+            timestamptz(f.start_micros),
+            Inet(f.victim.to_string()),
+            i32::from(f.port),
+            i64::from(f.half_open),
+            i64::from(f.sources),
+            f.attackers().iter().map(|ip| Inet(ip.to_string())).collect(),
             f.describe(),
         )
     })))

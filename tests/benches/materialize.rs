@@ -38,6 +38,18 @@ async fn main() -> anyhow::Result<()> {
     lag().await
 }
 
+/// Everything is new to the jobs: no progress, one change record covering all packets.
+const EVERYTHING_NEW: &str = "TRUNCATE aggregated_features, window_invalidations, detected_alerts CASCADE;
+     UPDATE window_progress SET materialized_until = NULL;
+     INSERT INTO window_invalidations (job, lo, hi, packets, recorded_at)
+     SELECT j.job, r.lo, r.hi, r.packets, now() - interval '1 hour'
+     FROM window_jobs j, (SELECT min(ts) AS lo, max(ts) AS hi, count(*) AS packets FROM raw_packets) r;";
+
+const RULES_OFF: &str = "SET traffic_analyzer.scan_port_threshold = 0; SET traffic_analyzer.sweep_host_threshold = 0;
+     SET traffic_analyzer.syn_flood_threshold = 0;";
+const RULES_BACK: &str = "RESET traffic_analyzer.scan_port_threshold; RESET traffic_analyzer.sweep_host_threshold;
+     RESET traffic_analyzer.syn_flood_threshold;";
+
 async fn throughput() -> anyhow::Result<()> {
     let total = env_or("BENCH_PACKETS", 1_000_000);
     let repeat = env_or("BENCH_REPEAT", 3).max(1);
@@ -50,22 +62,21 @@ async fn throughput() -> anyhow::Result<()> {
     db.admin.batch_execute("VACUUM ANALYZE raw_packets").await?;
     println!("materialization benchmark: {total} packets over 30 min of event time, median of {repeat} runs\n");
 
-    let (mut ours, mut baseline, mut aggregate) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ours, mut without_rules, mut baseline, mut aggregate) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut rows_written = 0;
     for _ in 0..repeat {
-        // Everything is new to the job: no progress, one change record covering all packets.
-        db.admin
-            .batch_execute(
-                "TRUNCATE aggregated_features, window_invalidations;
-                 UPDATE window_progress SET materialized_until = NULL;
-                 INSERT INTO window_invalidations (job, lo, hi, packets, recorded_at)
-                 SELECT j.job, r.lo, r.hi, r.packets, now() - interval '1 hour'
-                 FROM window_jobs j, (SELECT min(ts) AS lo, max(ts) AS hi, count(*) AS packets FROM raw_packets) r;",
-            )
-            .await?;
+        db.admin.batch_execute(EVERYTHING_NEW).await?;
         let started = Instant::now();
         rows_written = db.admin.query_one("SELECT run_jobs()", &[]).await?.get::<_, i64>(0);
         ours.push(started.elapsed());
+
+        // The same without the rules (scan and SYN flood), to show what they cost.
+        db.admin.batch_execute(EVERYTHING_NEW).await?;
+        db.admin.batch_execute(RULES_OFF).await?;
+        let started = Instant::now();
+        db.admin.query_one("SELECT run_jobs()", &[]).await?;
+        without_rules.push(started.elapsed());
+        db.admin.batch_execute(RULES_BACK).await?;
 
         let started = Instant::now();
         group_by_baseline(&db.admin).await?;
@@ -87,11 +98,13 @@ async fn throughput() -> anyhow::Result<()> {
         println!("  {name:<58} {:>7.3} s = {rate:>10.0} packets/s", took.as_secs_f64());
         rate
     };
-    let ours = report("run_jobs(): 3 sizes, all scopes, 61 features", median(ours));
+    let ours = report("run_jobs(): 3 sizes, all scopes, 61 features, rules", median(ours));
+    let no_rules = report("run_jobs() without the rules (thresholds 0)", median(without_rules));
     let baseline = report("plain SQL GROUP BY: 3 sizes, global scope, 14 aggregates", median(baseline));
     let aggregate = report("packet_features(p, 5 ORDER BY ts) GROUP BY 5 s window", median(aggregate));
     println!("\n  window rows written per run: {rows_written}");
     println!("  run_jobs() / GROUP BY baseline = {:.2}x", ours / baseline);
+    println!("  run_jobs() with the rules / without = {:.2}x (throughput)", ours / no_rules);
     println!("  packet_features (one size, global) / GROUP BY baseline = {:.2}x\n", aggregate / baseline);
     Ok(())
 }

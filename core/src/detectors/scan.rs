@@ -247,25 +247,10 @@ fn answer_of(p: &Packet) -> Option<Probe> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detectors::testing::tcp;
 
     const SCANNER: &str = "10.0.0.66";
     const VICTIM: &str = "10.0.0.5";
-
-    fn tcp(ts: f64, src: &str, sport: u16, dst: &str, dport: u16, flags: &str) -> Packet {
-        let mut p = Packet::new(ts, "eth0", 60);
-        p.src_ip = Some(src.parse().unwrap());
-        p.dst_ip = Some(dst.parse().unwrap());
-        p.protocol = Some("TCP".into());
-        p.src_port = Some(sport);
-        p.dst_port = Some(dport);
-        p.tcp_syn = Some(flags.contains('S'));
-        p.tcp_ack = Some(flags.contains('A'));
-        p.tcp_fin = Some(flags.contains('F'));
-        p.tcp_rst = Some(flags.contains('R'));
-        p.tcp_psh = Some(flags.contains('P'));
-        p.tcp_urg = Some(flags.contains('U'));
-        p
-    }
 
     fn udp(ts: f64, src: &str, sport: u16, dst: &str, dport: u16) -> Packet {
         let mut p = Packet::new(ts, "eth0", 60);

@@ -44,6 +44,8 @@ pub struct AlertRow {
     pub description: String,
     /// Which detector raised it: model, rule or both.
     pub detector: String,
+    /// Every attacker named, comma-separated.
+    pub attackers: String,
 }
 
 #[derive(Template)]
@@ -61,7 +63,8 @@ static ALERT_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| 
     format!(
         "id, alert_type, severity, coalesce(host(source_ip), ''), coalesce(host(destination_ip), ''),
          confidence, to_char(first_seen AT TIME ZONE 'UTC', '{TIME_FORMAT}'),
-         to_char(last_seen AT TIME ZONE 'UTC', '{TIME_FORMAT}'), window_count, description, detector"
+         to_char(last_seen AT TIME ZONE 'UTC', '{TIME_FORMAT}'), window_count, description, detector,
+         (SELECT coalesce(string_agg(host(a), ', ' ORDER BY a), '') FROM unnest(attackers) AS a) AS attacker_list"
     )
 });
 
@@ -78,6 +81,7 @@ fn alert_row(row: &tokio_postgres::Row) -> AlertRow {
         window_count: row.get(8),
         description: row.get(9),
         detector: row.get(10),
+        attackers: row.get(11),
     }
 }
 

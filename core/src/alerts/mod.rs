@@ -8,8 +8,11 @@
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
-use crate::detectors::scan::{Finding, HOST_SWEEP, PORT_SCAN};
 use crate::features::{Scope, WindowRow, FEATURES};
+
+mod rules;
+
+pub use rules::{with_findings, RuleFinding};
 
 /// The label of benign traffic; every other label is an attack class.
 pub const NORMAL: &str = "Normal";
@@ -87,8 +90,6 @@ impl Detector {
 pub const LARGE_RATE: f64 = 1_000.0;
 /// Distinct destination ports (from one scanner) above which a scan counts as large.
 pub const LARGE_SCAN_PORTS: f64 = 1_000.0;
-/// Hosts probed without answer above which a sweep counts as large (a /24).
-pub const LARGE_SWEEP_HOSTS: u32 = 254;
 
 /// The documented severity rule: a base level by class (denial of service and brute force High,
 /// scans and anything else Medium), one level up when the model is at least 90% sure and the
@@ -96,7 +97,7 @@ pub const LARGE_SWEEP_HOSTS: u32 = 254;
 /// when it is less than 70% sure.
 pub fn severity(label: &str, confidence: f64, row: &WindowRow) -> Severity {
     let feature = |name: &str| row.features.get(name).unwrap_or(0.0);
-    let denial = label.ends_with("_Flood") || label.ends_with("_DoS") || label == "DoS";
+    let denial = kind(label) == kind("DoS");
     let scan = label.ends_with("_Scan");
     let base = if denial || label == "Brute_Force" { Severity::High } else { Severity::Medium };
     let large = if scan {
@@ -111,6 +112,24 @@ pub fn severity(label: &str, confidence: f64, row: &WindowRow) -> Severity {
     } else {
         base
     }
+}
+
+/// What an attack class is after: reconnaissance (`*_Scan`, `Host_Sweep`), denial of service
+/// (`*_Flood`, `*_DoS`), or a class of its own.
+fn kind(label: &str) -> &str {
+    if label.ends_with("_Scan") || label == "Host_Sweep" {
+        "reconnaissance"
+    } else if label.ends_with("_Flood") || label.ends_with("_DoS") || label == "DoS" {
+        "denial of service"
+    } else {
+        label
+    }
+}
+
+/// Whether two classes are readings of one kind of attack (a SYN flood read as a slow DoS, a
+/// sweep as a port scan): on the same hosts at the same time, they are one incident.
+pub fn same_kind(a: &str, b: &str) -> bool {
+    kind(a) == kind(b)
 }
 
 /// Whether a prediction raises an alert: an attack class with at least `threshold` confidence.
@@ -144,6 +163,9 @@ pub struct AlertCandidate {
     /// (feature name, value, contribution) of the strongest evidence (the model's; none for a rule).
     pub evidence: Vec<(&'static str, f64, f32)>,
     pub detector: Detector,
+    /// Every attacker named, busiest first (the source among them; several for a flood from
+    /// many real sources, none for spoofed ones).
+    pub attackers: Vec<IpAddr>,
 }
 
 /// Alerts for the rows of one batch of windows: rows labelled as an attack with at least
@@ -202,66 +224,8 @@ fn candidate(scored: &ScoredRow, source: Option<IpAddr>, destination: Option<IpA
         scope: row.scope,
         evidence,
         detector: Detector::Model,
+        attackers: source.into_iter().collect(),
     }
-}
-
-/// The severity of a rule's finding: reconnaissance is Medium, High when large (≥ 1,000 ports
-/// of one host, or a whole /24 of hosts).
-pub fn finding_severity(finding: &Finding) -> Severity {
-    let large = if finding.class == PORT_SCAN {
-        f64::from(finding.failed) >= LARGE_SCAN_PORTS
-    } else {
-        finding.failed >= LARGE_SWEEP_HOSTS
-    };
-    if large {
-        Severity::High
-    } else {
-        Severity::Medium
-    }
-}
-
-fn is_scan_class(label: &str) -> bool {
-    label.ends_with("_Scan") || label == HOST_SWEEP
-}
-
-/// The model's alerts with the rules' findings joined in: a finding about a scanner the model
-/// also flagged as scanning (or about a victim the model flagged without naming its scanner)
-/// makes that one alert, raised by both, named by the rule (which tells a sweep from a port
-/// scan) and naming the scanner; any other finding is an alert of its own, raised by the rule.
-pub fn with_findings(mut alerts: Vec<AlertCandidate>, findings: &[Finding]) -> Vec<AlertCandidate> {
-    for finding in findings {
-        let same_scan = |a: &AlertCandidate| {
-            a.window_seconds == finding.window_seconds
-                && a.start_micros == finding.start_micros
-                && is_scan_class(&a.alert_type)
-                && (a.source == Some(finding.scanner)
-                    || (a.source.is_none() && finding.victim.is_some() && a.destination == finding.victim))
-        };
-        let rule_words = finding.describe();
-        if let Some(alert) = alerts.iter_mut().find(|a| same_scan(a)) {
-            alert.alert_type = finding.class.to_string();
-            alert.source = Some(finding.scanner);
-            alert.destination = finding.victim;
-            alert.severity = alert.severity.max(finding_severity(finding));
-            alert.description = format!("{}; rule: {rule_words}", alert.description);
-            alert.detector = Detector::Both;
-        } else {
-            alerts.push(AlertCandidate {
-                alert_type: finding.class.to_string(),
-                source: Some(finding.scanner),
-                destination: finding.victim,
-                severity: finding_severity(finding),
-                confidence: 1.0,
-                description: format!("{} (rule): {rule_words}", finding.class),
-                window_seconds: finding.window_seconds,
-                start_micros: finding.start_micros,
-                scope: Scope::SrcHost(finding.scanner),
-                evidence: Vec::new(),
-                detector: Detector::Rule,
-            });
-        }
-    }
-    alerts
 }
 
 /// "SYN_Flood (97% sure): 41,200 packets in 5 s from many sources to 10.0.0.5; evidence:
@@ -389,56 +353,11 @@ mod tests {
         assert!(alert_candidates(&scored, 0.95).is_empty(), "below the threshold");
     }
 
-    fn finding(class: &'static str, victim: Option<IpAddr>, failed: u32) -> Finding {
-        Finding {
-            class,
-            window_seconds: 5,
-            start_micros: 0,
-            scanner: "10.0.0.66".parse().unwrap(),
-            victim,
-            failed,
-            service: None,
-            most_ports: 0,
-            probes: u64::from(failed),
-            threshold: 15,
-        }
-    }
-
     #[test]
-    fn a_finding_the_model_agrees_with_is_one_alert_by_both() {
-        let scanner: IpAddr = "10.0.0.66".parse().unwrap();
-        let victim: IpAddr = "10.0.0.5".parse().unwrap();
-        let rows = [row(Scope::DstHost(victim), 0, &[("packet_count", 300.0)])];
-        // The model flags only the victim's row: the rule names the scanner.
-        let scored = [ScoredRow { row: &rows[0], label: "Port_Scan", confidence: 0.9, evidence: vec![] }];
-        let model = alert_candidates(&scored, 0.8);
-        let joined = with_findings(model.clone(), &[finding(PORT_SCAN, Some(victim), 150)]);
-        assert_eq!(joined.len(), 1, "{joined:?}");
-        let a = &joined[0];
-        assert_eq!((a.detector, a.source, a.destination), (Detector::Both, Some(scanner), Some(victim)));
-        assert!(a.description.contains("; rule: 10.0.0.66 probed 150 ports of 10.0.0.5"), "{}", a.description);
-
-        // Another window, or a class of another kind, stays apart.
-        let mut later = finding(PORT_SCAN, Some(victim), 20);
-        later.start_micros = 5_000_000;
-        let apart = with_findings(model, &[later]);
-        assert_eq!(apart.iter().map(|a| a.detector).collect::<Vec<_>>(), [Detector::Model, Detector::Rule]);
-        let rule = &apart[1];
-        assert_eq!((rule.alert_type.as_str(), rule.severity, rule.confidence), ("Port_Scan", Severity::Medium, 1.0));
-        assert!(rule.description.starts_with("Port_Scan (rule): 10.0.0.66 probed 20 ports"), "{}", rule.description);
-    }
-
-    #[test]
-    fn a_sweep_renames_the_models_scan_and_names_no_victim() {
-        let scanner: IpAddr = "10.0.0.66".parse().unwrap();
-        let rows = [row(Scope::SrcHost(scanner), 0, &[("packet_count", 300.0)])];
-        let scored = [ScoredRow { row: &rows[0], label: "Port_Scan", confidence: 0.95, evidence: vec![] }];
-        let joined = with_findings(alert_candidates(&scored, 0.8), &[finding(HOST_SWEEP, None, 300)]);
-        assert_eq!(joined.len(), 1);
-        assert_eq!((joined[0].alert_type.as_str(), joined[0].destination), ("Host_Sweep", None));
-        assert_eq!((joined[0].detector, joined[0].severity), (Detector::Both, Severity::High), "a /24 is large");
-        assert_eq!(Detector::Model.and(Detector::Rule), Detector::Both);
-        assert_eq!(Detector::Rule.and(Detector::Rule), Detector::Rule);
+    fn kinds_of_attack() {
+        assert!(same_kind("SYN_Flood", "Slow_DoS") && same_kind("Port_Scan", "Host_Sweep"));
+        assert!(same_kind("Brute_Force", "Brute_Force"));
+        assert!(!same_kind("Port_Scan", "Slow_DoS") && !same_kind("Brute_Force", "SYN_Flood"));
     }
 
     #[test]
