@@ -18,7 +18,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${1:-/var/cache/traffic_analyzer/captures}
 ALL_SCENARIOS="benign port_scan_syn port_scan_connect port_scan_udp port_scan_version port_scan_masscan
     port_scan_fin port_scan_xmas port_scan_null port_scan_ack port_scan_maimon port_scan_window port_scan_slow
-    sweep_ping sweep_port syn_flood syn_flood_low syn_flood_distributed syn_flood_spoofed udp_flood icmp_flood brute_force_ssh brute_force_ftp slowloris slow_read dns_flood"
+    sweep_ping sweep_port syn_flood syn_flood_low syn_flood_distributed udp_flood_distributed icmp_flood_distributed
+    ack_flood rst_flood udp_flood_spoofed syn_flood_spoofed udp_flood icmp_flood brute_force_ssh brute_force_ftp slowloris slow_read dns_flood"
 SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
 SEEDS=${SEEDS:-1}
 TOOLS=(nmap hping3 masscan slowhttptest hydra iperf3 wrk dnsperf dnsmasq-base vsftpd openssh-server nginx-light
@@ -109,6 +110,21 @@ add_bots() {
         list=${list:+$list,}$NET.$((100 + i))
     done
     echo "$list"
+}
+
+# A flood from many real sources (5 to 50 over the seeds), each at a modest rate: hping3 with the
+# given flags from every bot for the attack's time. Prints the bots' addresses.
+bots_flood() {
+    local seed=$1 bots i pid pids=()
+    shift
+    bots=$(add_bots $((seed * 8 - 4)))
+    for i in $(seq 1 $((seed * 8 - 4))); do
+        in_ns "bot$i" timeout "$ATTACK_SECS" hping3 "$@" -i u$((20000 - 2000 * seed)) -c $((ATTACK_SECS * 60)) \
+            "$VICTIM" > /dev/null 2>&1 &
+        pids+=($!)
+    done
+    for pid in "${pids[@]}"; do wait "$pid" || true; done
+    echo "$bots"
 }
 
 # Real services on the victim, configured in a scratch directory.
@@ -238,16 +254,20 @@ run_attack() {
             in_ns attacker timeout "$T" hping3 -S -p 80 -i u$((10000 / seed)) -c $((T * 100 * seed)) "$VICTIM"
             echo "LABEL: SYN_Flood $ATTACKER" ;;
         syn_flood_distributed)
-            # Many real sources (5 to 50 over the seeds), each at a modest rate.
-            local bots pid pids=()
-            bots=$(add_bots $((seed * 8 - 4)))
-            for i in $(seq 1 $((seed * 8 - 4))); do
-                in_ns "bot$i" timeout "$T" hping3 -S -p 80 -i u$((20000 - 2000 * seed)) -c $((T * 60)) "$VICTIM" \
-                    > /dev/null 2>&1 &
-                pids+=($!)
-            done
-            for pid in "${pids[@]}"; do wait "$pid" || true; done
-            echo "LABEL: SYN_Flood $bots" ;;
+            echo "LABEL: SYN_Flood $(bots_flood "$seed" -S -p 80)" ;;
+        udp_flood_distributed)
+            echo "LABEL: UDP_Flood $(bots_flood "$seed" --udp -p $((1000 + seed * 111)) -d 128)" ;;
+        icmp_flood_distributed)
+            echo "LABEL: ICMP_Flood $(bots_flood "$seed" --icmp -d 64)" ;;
+        ack_flood | rst_flood)
+            # TCP floods of other flags (no handshake to leave half-open).
+            in_ns attacker timeout "$T" hping3 "$([ "$scenario" = ack_flood ] && echo -A || echo -R)" -p 80 \
+                -i u$((400 / seed)) -c $((T * 2500 * seed)) "$VICTIM"
+            echo "LABEL: TCP_Flood $ATTACKER" ;;
+        udp_flood_spoofed)
+            in_ns attacker timeout "$T" hping3 --udp -p 53 --rand-source -i u$((400 / seed)) \
+                -c $((T * 2500 * seed)) "$VICTIM"
+            echo "LABEL: UDP_Flood -" ;;
         syn_flood_spoofed)
             # Random source addresses: the attacker is not named, only the victim.
             in_ns attacker timeout "$T" hping3 -S -p $((seed % 2 == 1 ? 80 : 22)) --rand-source \
