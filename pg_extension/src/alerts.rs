@@ -259,15 +259,18 @@ fn absorb_other_readings(id: i64, c: &AlertCandidate) -> Result<i64, pgrx::spi::
             })
             .collect::<Result<_, pgrx::spi::Error>>()
     })?;
-    let mut kept = id;
     for (other, other_type, other_detector) in others {
         if !same_kind(&other_type, &c.alert_type) {
             continue;
         }
-        // The rule's alert keeps the incident; the model-only one goes into it.
-        let (into, from) = if other_detector == Detector::Model.name() { (kept, other) } else { (other, kept) };
-        Spi::run_with_args(include_str!("../../sql/absorb_alert.sql"), &[into.into(), from.into()])?;
-        kept = into;
+        if other_detector == Detector::Model.name() {
+            // This alert is the rule's: every model-only reading goes into it.
+            Spi::run_with_args(include_str!("../../sql/absorb_alert.sql"), &[id.into(), other.into()])?;
+        } else {
+            // This alert is the model's alone: it goes into the rule's, once.
+            Spi::run_with_args(include_str!("../../sql/absorb_alert.sql"), &[other.into(), id.into()])?;
+            return Ok(other);
+        }
     }
-    Ok(kept)
+    Ok(id)
 }

@@ -75,15 +75,6 @@ impl Detector {
             Detector::Both => "both",
         }
     }
-
-    /// An alert raised by one detector and extended by another was raised by both.
-    pub fn and(self, other: Detector) -> Detector {
-        if self == other {
-            self
-        } else {
-            Detector::Both
-        }
-    }
 }
 
 /// Packets per second above which a denial of service counts as large.

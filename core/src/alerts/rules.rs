@@ -241,8 +241,6 @@ mod tests {
         assert_eq!((joined[0].alert_type.as_str(), joined[0].destination), ("Host_Sweep", None));
         // The model's Port_Scan is another class: the rule's alert says what the model read.
         assert_eq!((joined[0].detector, joined[0].severity), (Detector::Rule, Severity::High), "a /24 is large");
-        assert_eq!(Detector::Model.and(Detector::Rule), Detector::Both);
-        assert_eq!(Detector::Rule.and(Detector::Rule), Detector::Rule);
     }
 
     #[test]
