@@ -7,7 +7,7 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, Inet, JsonB};
 use traffic_core::alerts::{
     alert_candidates, is_flagged, same_kind, with_findings, AlertCandidate, Detector, RuleFinding, ScoredRow,
 };
-use traffic_core::detectors::ScanThresholds;
+use traffic_core::detectors::{flood, ScanThresholds};
 use traffic_core::features::WindowRow;
 
 use crate::scoring::{active_model, explanation, prediction, ActiveModel, Prediction};
@@ -17,7 +17,7 @@ pub static ALERT_THRESHOLD: GucSetting<f64> = GucSetting::<f64>::new(0.8);
 pub static ALERT_MERGE_GAP_SECS: GucSetting<i32> = GucSetting::<i32>::new(60);
 pub static SCAN_PORT_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(ScanThresholds::DEFAULT.ports as i32);
 pub static SWEEP_HOST_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(ScanThresholds::DEFAULT.hosts as i32);
-pub static SYN_FLOOD_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(500);
+pub static SYN_FLOOD_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(flood::DEFAULT_THRESHOLD as i32);
 
 pub fn register_gucs() {
     GucRegistry::define_float_guc(
@@ -265,12 +265,17 @@ fn absorb_other_readings(id: i64, c: &AlertCandidate) -> Result<i64, pgrx::spi::
         }
         if other_detector == Detector::Model.name() {
             // This alert is the rule's: every model-only reading goes into it.
-            Spi::run_with_args(include_str!("../../sql/absorb_alert.sql"), &[id.into(), other.into()])?;
+            absorb(id, other)?;
         } else {
             // This alert is the model's alone: it goes into the rule's, once.
-            Spi::run_with_args(include_str!("../../sql/absorb_alert.sql"), &[other.into(), id.into()])?;
+            absorb(other, id)?;
             return Ok(other);
         }
     }
     Ok(id)
+}
+
+/// Alert `from` absorbed into alert `into` (sql/absorb_alert.sql).
+fn absorb(into: i64, from: i64) -> Result<(), pgrx::spi::Error> {
+    Spi::run_with_args(include_str!("../../sql/absorb_alert.sql"), &[into.into(), from.into(), ATTACKERS_KEPT.into()])
 }

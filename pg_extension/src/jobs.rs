@@ -308,8 +308,8 @@ fn materialize(plans: &[Plan], largest: u32, top_k: usize, read_ahead: bool) -> 
                     if from < to {
                         let first = packets.partition_point(|p| p.timestamp_micros() < from);
                         let last = packets.partition_point(|p| p.timestamp_micros() < to);
-                        rows.extend(compute_windows(&packets[first..last], plan.seconds, top_k));
                         let window = &packets[first..last];
+                        rows.extend(compute_windows(window, plan.seconds, top_k));
                         let scans = scan_findings(window, plan.seconds, thresholds);
                         findings.extend(scans.iter().map(RuleFinding::from));
                         let floods = syn_flood_findings(window, plan.seconds, flood_threshold);

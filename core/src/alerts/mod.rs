@@ -88,7 +88,7 @@ pub const LARGE_SCAN_PORTS: f64 = 1_000.0;
 /// when it is less than 70% sure.
 pub fn severity(label: &str, confidence: f64, row: &WindowRow) -> Severity {
     let feature = |name: &str| row.features.get(name).unwrap_or(0.0);
-    let denial = kind(label) == kind("DoS");
+    let denial = kind(label) == DENIAL_OF_SERVICE;
     let scan = label.ends_with("_Scan");
     let base = if denial || label == "Brute_Force" { Severity::High } else { Severity::Medium };
     let large = if scan {
@@ -105,13 +105,16 @@ pub fn severity(label: &str, confidence: f64, row: &WindowRow) -> Severity {
     }
 }
 
+const RECONNAISSANCE: &str = "reconnaissance";
+const DENIAL_OF_SERVICE: &str = "denial of service";
+
 /// What an attack class is after: reconnaissance (`*_Scan`, `Host_Sweep`), denial of service
 /// (`*_Flood`, `*_DoS`), or a class of its own.
 fn kind(label: &str) -> &str {
     if label.ends_with("_Scan") || label == "Host_Sweep" {
-        "reconnaissance"
+        RECONNAISSANCE
     } else if label.ends_with("_Flood") || label.ends_with("_DoS") || label == "DoS" {
-        "denial of service"
+        DENIAL_OF_SERVICE
     } else {
         label
     }

@@ -18,6 +18,10 @@ pub const SYN_FLOOD: &str = "SYN_Flood";
 /// ones are not counted (a random-source flood makes every packet a new one).
 pub const MAX_CONNECTIONS: usize = 2_000_000;
 
+/// Half-open handshakes to one port of one host in one window that make a flood: 100 a second
+/// over a 5 s window.
+pub const DEFAULT_THRESHOLD: u32 = 500;
+
 /// Sources listed by name in a finding, busiest first.
 pub const SOURCES_LISTED: usize = 10;
 
