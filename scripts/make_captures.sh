@@ -19,10 +19,13 @@ OUT=${1:-/var/cache/traffic_analyzer/captures}
 ALL_SCENARIOS="benign port_scan_syn port_scan_connect port_scan_udp port_scan_version port_scan_masscan
     port_scan_fin port_scan_xmas port_scan_null port_scan_ack port_scan_maimon port_scan_window port_scan_slow
     sweep_ping sweep_port syn_flood syn_flood_low syn_flood_distributed udp_flood_distributed icmp_flood_distributed
-    ack_flood rst_flood udp_flood_spoofed syn_flood_spoofed udp_flood icmp_flood brute_force_ssh brute_force_ftp slowloris slow_read dns_flood"
+    ack_flood rst_flood udp_flood_spoofed syn_flood_spoofed udp_flood icmp_flood udp_flood_low icmp_flood_low
+    brute_force_ssh brute_force_ftp brute_force_ssh_medusa brute_force_ssh_ncrack brute_force_http
+    slowloris slow_read slow_post dns_flood dns_flood_ports dns_flood_clients
+    benign_resolver benign_web_load"
 SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
 SEEDS=${SEEDS:-1}
-TOOLS=(nmap hping3 masscan slowhttptest hydra iperf3 wrk dnsperf dnsmasq-base vsftpd openssh-server nginx-light
+TOOLS=(nmap hping3 masscan slowhttptest hydra medusa ncrack iperf3 wrk dnsperf dnsmasq-base vsftpd openssh-server nginx-light
        tcpdump dnsutils curl iputils-ping)
 
 LAB=ta-lab                      # namespace prefix
@@ -127,12 +130,23 @@ bots_flood() {
     echo "$bots"
 }
 
+# A dnsperf query file: 2,000 names the victim's resolver does not know and one it does.
+dns_queries() {
+    local file=$1 seed=$2 i
+    for i in $(seq 1 2000); do echo "h$i-$seed.lab.test A"; done > "$file"
+    echo "www.lab.test A" >> "$file"
+}
+
 # Real services on the victim, configured in a scratch directory.
 start_services() {
     local dir=$1
     mkdir -p "$dir/www/docs" "$dir/nginx" /run/sshd /var/run/vsftpd/empty
     for i in $(seq 1 20); do head -c $((i * 997)) /dev/urandom | base64 > "$dir/www/docs/page$i.html"; done
     echo '<html><body>lab</body></html>' > "$dir/www/index.html"
+    mkdir -p "$dir/www/admin"
+    echo '<html><body>admin</body></html>' > "$dir/www/admin/index.html"
+    # HTTP basic auth on /admin/ (nginx's {PLAIN} scheme: a lab password, not in the word list).
+    echo 'admin:{PLAIN}lab-only-secret' > "$dir/htpasswd"
     cat > "$dir/nginx.conf" <<EOF
 worker_processes 1;
 pid $dir/nginx.pid;
@@ -142,7 +156,10 @@ http {
     access_log off;
     client_body_temp_path $dir/nginx; proxy_temp_path $dir/nginx; fastcgi_temp_path $dir/nginx;
     uwsgi_temp_path $dir/nginx; scgi_temp_path $dir/nginx;
-    server { listen $VICTIM:80; root $dir/www; keepalive_timeout 30; }
+    server {
+        listen $VICTIM:80; root $dir/www; keepalive_timeout 30;
+        location /admin/ { auth_basic lab; auth_basic_user_file $dir/htpasswd; }
+    }
 }
 EOF
     in_ns victim nginx -c "$dir/nginx.conf" -p "$dir"
@@ -291,6 +308,25 @@ run_attack() {
             in_ns attacker timeout "$T" hydra -l admin -P "$dir/passwords" -t $((4 * seed)) -w 3 -I \
                 "ftp://$VICTIM" || true
             echo "LABEL: Brute_Force $ATTACKER" ;;
+        brute_force_ssh_medusa)
+            shuf -n 3000 --random-source=<(yes "$seed") "$dir/words" > "$dir/passwords"
+            in_ns attacker timeout "$T" medusa -h "$VICTIM" -u root -P "$dir/passwords" -M ssh -t $((seed + 1)) || true
+            echo "LABEL: Brute_Force $ATTACKER" ;;
+        brute_force_ssh_ncrack)
+            shuf -n 3000 --random-source=<(yes "$seed") "$dir/words" > "$dir/passwords"
+            in_ns attacker timeout "$T" ncrack --user root -P "$dir/passwords" -T$((2 + seed % 3)) "ssh://$VICTIM" || true
+            echo "LABEL: Brute_Force $ATTACKER" ;;
+        brute_force_http)
+            # HTTP basic auth: every wrong password a 401.
+            shuf -n 3000 --random-source=<(yes "$seed") "$dir/words" > "$dir/passwords"
+            in_ns attacker timeout "$T" hydra -l admin -P "$dir/passwords" -t $((2 * seed)) -w 3 -I \
+                "http-get://$VICTIM/admin/" || true
+            echo "LABEL: Brute_Force $ATTACKER" ;;
+        slow_post)
+            # Slow request bodies (slowhttptest -B): a large Content-Length, sent a few bytes at a time.
+            in_ns attacker timeout $((T + 5)) slowhttptest -B -c $((150 * seed)) -r $((50 * seed)) -i 10 -s 8192 \
+                -t POST -u "http://$VICTIM/" -l "$T" -p 3 > /dev/null
+            echo "LABEL: Slow_DoS $ATTACKER" ;;
         slowloris)
             in_ns attacker timeout $((T + 5)) slowhttptest -H -c $((150 * seed)) -r $((50 * seed)) -i 10 \
                 -t GET -u "http://$VICTIM/" -l "$T" -p 3 > /dev/null
@@ -300,11 +336,68 @@ run_attack() {
                 -n 5 -z 32 -k 3 -u "http://$VICTIM/docs/page20.html" -l "$T" -p 3 > /dev/null
             echo "LABEL: Slow_DoS $ATTACKER" ;;
         dns_flood)
-            for i in $(seq 1 2000); do echo "h$i-$seed.lab.test A"; done > "$dir/queries"
-            echo "www.lab.test A" >> "$dir/queries"
+            dns_queries "$dir/queries" "$seed"
             in_ns attacker timeout $((T + 2)) dnsperf -s "$VICTIM" -d "$dir/queries" -l "$T" \
                 -Q $((rate * 2)) -c 20 > /dev/null
             echo "LABEL: DNS_Flood $ATTACKER" ;;
+        dns_flood_ports)
+            # One client over many source ports (each dnsperf client is a socket of its own).
+            dns_queries "$dir/queries" "$seed"
+            in_ns attacker timeout $((T + 2)) dnsperf -s "$VICTIM" -d "$dir/queries" -l "$T" \
+                -Q $((1000 + 300 * seed)) -c $((50 * seed)) > /dev/null
+            echo "LABEL: DNS_Flood $ATTACKER" ;;
+        dns_flood_clients)
+            # Several clients (3 to 7 over the seeds), 400 queries a second each.
+            local bots pids=() pid
+            dns_queries "$dir/queries" "$seed"
+            bots=$(add_bots $((seed + 2)))
+            for i in $(seq 1 $((seed + 2))); do
+                in_ns "bot$i" timeout $((T + 2)) dnsperf -s "$VICTIM" -d "$dir/queries" -l "$T" -Q 400 -c 10 \
+                    > /dev/null 2>&1 &
+                pids+=($!)
+            done
+            for pid in "${pids[@]}"; do wait "$pid" || true; done
+            echo "LABEL: DNS_Flood $bots" ;;
+        udp_flood_low)
+            # A few hundred datagrams a second from one source.
+            in_ns attacker timeout "$T" hping3 --udp -p $((1000 + seed * 111)) -d 64 -i u$((10000 / seed)) \
+                -c $((T * 100 * seed)) "$VICTIM"
+            echo "LABEL: UDP_Flood $ATTACKER" ;;
+        icmp_flood_low)
+            in_ns attacker timeout "$T" hping3 --icmp -d 56 -i u$((10000 / seed)) -c $((T * 100 * seed)) "$VICTIM"
+            echo "LABEL: ICMP_Flood $ATTACKER" ;;
+        benign_resolver)
+            # A busy resolver: 10 clients looking names up at 20-60 queries a second each (most
+            # known, the rest missing), besides the lab's usual benign traffic.
+            local pids=() pid
+            add_bots 10 > /dev/null
+            for i in $(seq 1 10); do
+                for n in $(seq 1 200); do echo "www.lab.test A"; echo "mail.lab.test A"; echo "x$n-$i.lab.test A"; done \
+                    > "$dir/queries$i"
+                in_ns "bot$i" timeout $((T + 2)) dnsperf -s "$VICTIM" -d "$dir/queries$i" -l "$T" \
+                    -Q $((20 + (i * 7 + seed) % 41)) -c 2 > /dev/null 2>&1 &
+                pids+=($!)
+            done
+            for pid in "${pids[@]}"; do wait "$pid" || true; done
+            echo "LABEL: Normal -" ;;
+        benign_web_load)
+            # A busy web server: 50-250 keep-alive connections at ~20 requests a second each, and
+            # 10 clients opening a new connection per page.
+            local pids=() pid
+            add_bots 10 > /dev/null
+            in_ns client1 timeout "$T" wrk -t2 -c$((50 * seed)) -d"${T}s" -s "$dir/pace.lua" \
+                "http://$VICTIM/docs/page5.html" > /dev/null 2>&1 &
+            pids+=($!)
+            for i in $(seq 1 10); do
+                in_ns "bot$i" bash -c "end=\$((SECONDS + $T)); n=0
+                    while [ \$SECONDS -lt \$end ] && [ \$n -lt 2000 ]; do
+                        curl -s -o /dev/null --max-time 2 http://$VICTIM/docs/page\$((n % 20 + 1)).html || true
+                        n=\$((n + 1)); sleep 0.\$((RANDOM % 3 + 1))
+                    done" > /dev/null 2>&1 &
+                pids+=($!)
+            done
+            for pid in "${pids[@]}"; do wait "$pid" || true; done
+            echo "LABEL: Normal -" ;;
         benign)
             sleep "$T"
             echo "LABEL: Normal -" ;;

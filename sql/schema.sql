@@ -386,7 +386,7 @@ CREATE TABLE detected_alerts (
     -- The strongest evidence: [{"feature", "value", "contribution"}], from TreeSHAP (NULL when
     -- only a rule raised it: its description says why).
     explanation    jsonb,
-    -- Which detector raised it: the model, a rule (scan or SYN flood), or both.
+    -- Which detector raised it: the model, a rule (scan or flood), or both.
     detector       text NOT NULL DEFAULT 'model' CHECK (detector IN ('model', 'rule', 'both')),
     -- Every attacker named (by address, at most 50): the source, or a flood's many real sources.
     attackers      inet[] NOT NULL DEFAULT '{}',

@@ -513,7 +513,7 @@ pub struct Alert {
     /// raised it: the description says why).
     #[schema(value_type = Option<Vec<Object>>)]
     pub explanation: Option<serde_json::Value>,
-    /// Which detector raised it: model, rule (scan or SYN flood) or both.
+    /// Which detector raised it: model, rule (scan or flood) or both.
     #[schema(schema_with = detector)]
     pub detector: String,
     /// Every attacker the alert names, by address (at most 50): its source, or the many real

@@ -18,6 +18,8 @@ pub static ALERT_MERGE_GAP_SECS: GucSetting<i32> = GucSetting::<i32>::new(60);
 pub static SCAN_PORT_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(ScanThresholds::DEFAULT.ports as i32);
 pub static SWEEP_HOST_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(ScanThresholds::DEFAULT.hosts as i32);
 pub static SYN_FLOOD_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(flood::DEFAULT_THRESHOLD as i32);
+pub static FLOOD_RATE_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(flood::Rates::DEFAULT.packets as i32);
+pub static DNS_FLOOD_RATE_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(flood::Rates::DEFAULT.dns_queries as i32);
 
 pub fn register_gucs() {
     GucRegistry::define_float_guc(
@@ -73,6 +75,28 @@ pub fn register_gucs() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    GucRegistry::define_int_guc(
+        c"traffic_analyzer.flood_rate_threshold",
+        c"Packets a second to one host, over a window, that raise an ICMP_Flood, UDP_Flood or TCP_Flood alert (0: off)",
+        c"The packet flood rule beside the model: ICMP queries, and UDP datagrams or TCP segments outside a \
+          handshake from sources the host never answered, from any number of sources. Needs both directions \
+          on the wire. Try values with flood_findings().",
+        &FLOOD_RATE_THRESHOLD,
+        0,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"traffic_analyzer.dns_flood_rate_threshold",
+        c"DNS queries a second to one host, over a window, that raise a DNS_Flood alert (0: off)",
+        c"Set it above the peak rate of your busiest resolver. Try values with flood_findings().",
+        &DNS_FLOOD_RATE_THRESHOLD,
+        0,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
 }
 
 /// Attackers an alert lists at most (a flood from many real sources lists its busiest).
@@ -81,6 +105,12 @@ const ATTACKERS_KEPT: i64 = 50;
 /// The SYN flood rule's threshold as set now (0: off).
 pub fn syn_flood_threshold() -> u32 {
     u32::try_from(SYN_FLOOD_THRESHOLD.get()).unwrap_or(0)
+}
+
+/// The packet flood rule's rates as set now (0: off).
+pub fn flood_rates() -> flood::Rates {
+    let get = |setting: &GucSetting<i32>| u32::try_from(setting.get()).unwrap_or(0);
+    flood::Rates { packets: get(&FLOOD_RATE_THRESHOLD), dns_queries: get(&DNS_FLOOD_RATE_THRESHOLD) }
 }
 
 /// The scan rule's thresholds as set now.
@@ -232,21 +262,16 @@ fn write_alert(c: &AlertCandidate, model_id: Option<i64>) -> Result<(), pgrx::sp
 }
 
 /// One incident, one alert, across windows too: an alert a rule raised and the model's alerts of
-/// another class of the same kind about the same source and destination, within the merge gap,
-/// are one (the model's reading of an attack's edges, say a window below the rule's threshold).
+/// another class of the same kind about its hosts (naming no party the rule's does not), within
+/// the merge gap, are one (the model's reading of an attack's edges, say a window below the
+/// rule's threshold, or of its victim's side alone; sql/other_readings.sql).
 /// The rule's alert absorbs the model's: their windows and times, the higher severity, and a
 /// note of what the model read. Returns the alert `id`'s windows now belong to.
 fn absorb_other_readings(id: i64, c: &AlertCandidate) -> Result<i64, pgrx::spi::Error> {
     let others: Vec<(i64, String, String)> = Spi::connect(|client| {
         client
             .select(
-                "SELECT o.id, o.alert_type, o.detector FROM detected_alerts a, detected_alerts o
-                 WHERE a.id = $1 AND o.id <> a.id AND o.alert_type <> a.alert_type
-                   AND o.source_ip IS NOT DISTINCT FROM a.source_ip
-                   AND o.destination_ip IS NOT DISTINCT FROM a.destination_ip
-                   AND (a.detector = 'model') <> (o.detector = 'model')
-                   AND o.last_seen >= a.first_seen - make_interval(secs => $2)
-                   AND o.first_seen <= a.last_seen + make_interval(secs => $2)",
+                include_str!("../../sql/other_readings.sql"),
                 None,
                 &[id.into(), f64::from(ALERT_MERGE_GAP_SECS.get()).into()],
             )?

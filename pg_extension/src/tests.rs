@@ -10,11 +10,17 @@ fn count(sql: &str) -> i64 {
 /// own, and a tick skips a job that another transaction is ticking (its advisory lock): so wait
 /// for both jobs' locks first (held, like the tick's own, until this test's transaction ends).
 fn tick(call: &str) -> Result<Option<i64>, pgrx::spi::Error> {
+    hold_job_locks()?;
+    Spi::get_one::<i64>(call)
+}
+
+/// Both jobs' advisory locks, until this test's transaction ends. Taken before a test writes
+/// `window_jobs` too: a tick holding them writes those rows, so the other order deadlocks.
+fn hold_job_locks() -> Result<(), pgrx::spi::Error> {
     Spi::run(
         "SELECT pg_advisory_xact_lock(hashtext('traffic_analyzer.run_jobs.short')),
                 pg_advisory_xact_lock(hashtext('traffic_analyzer.run_jobs.long'))",
-    )?;
-    Spi::get_one::<i64>(call)
+    )
 }
 
 #[pg_test]
@@ -357,6 +363,7 @@ fn packets_years_apart_do_not_walk_the_empty_time_between() {
                 ('2024-01-01 00:00:01+00', 'eth0', '10.0.0.1', '10.0.0.2', 'UDP', 100, 5, 53)",
     )
     .unwrap();
+    hold_job_locks().unwrap();
     Spi::run("UPDATE window_invalidations SET recorded_at = recorded_at - interval '1 hour'").unwrap();
     Spi::run("UPDATE window_jobs SET last_arrival = last_arrival - interval '1 hour'").unwrap();
     tick("SELECT run_jobs()").unwrap();
@@ -383,6 +390,7 @@ fn late_packets_rematerialize_their_window_without_double_counting() {
          VALUES ('2024-01-01 00:00:01.5+00', 'eth0', '10.9.9.9', '10.0.1.1', 'UDP', 1000, 5, 53)",
     )
     .unwrap();
+    hold_job_locks().unwrap();
     Spi::run("UPDATE window_invalidations SET recorded_at = recorded_at - interval '1 hour'").unwrap();
     Spi::run("UPDATE window_jobs SET last_arrival = last_arrival - interval '1 hour'").unwrap();
     tick("SELECT run_jobs()").unwrap();
@@ -607,6 +615,7 @@ fn insert_flood() {
 }
 
 fn materialize_everything() {
+    hold_job_locks().unwrap();
     Spi::run("UPDATE window_invalidations SET recorded_at = recorded_at - interval '1 hour'").unwrap();
     Spi::run("UPDATE window_jobs SET last_arrival = last_arrival - interval '1 hour'").unwrap();
     tick("SELECT run_jobs()").unwrap();
@@ -878,6 +887,56 @@ fn the_syn_flood_rule_names_attacker_and_victim() {
     assert_eq!((kind.as_str(), hosts.as_str(), attackers.as_str()), ("SYN_Flood", "10.8.8.1 -> 10.8.8.8", "10.8.8.1"));
     assert_eq!(detector, "rule");
     assert!(description.starts_with("SYN_Flood (rule): 600 half-open handshakes to 10.8.8.8 port 80 in 5 s"), "{description}");
+}
+
+/// 1,500 UDP datagrams to 10.8.9.9 in 3 s from 15 hosts 10.8.9.101.., the victim refusing some with
+/// ICMP unreachable; beside them 500 DNS queries from 10.8.9.20, answered.
+fn insert_udp_flood() {
+    Spi::run(
+        "INSERT INTO raw_packets (ts, interface, src_ip, dst_ip, protocol, length, src_port, dst_port, icmp_type,
+                                 dns_response)
+         SELECT '2024-01-01 00:00:00+00'::timestamptz + i * interval '2 ms', 'eth0',
+                ('10.8.9.' || (101 + i % 15))::inet, '10.8.9.9'::inet, 'UDP', 160, 1024 + i, 9000, NULL::int, NULL::bool
+         FROM generate_series(0, 1499) AS i
+         UNION ALL
+         SELECT '2024-01-01 00:00:00+00'::timestamptz + i * interval '200 ms', 'eth0', '10.8.9.9',
+                ('10.8.9.' || (101 + i % 15))::inet, 'ICMP', 70, NULL, NULL, 3, NULL
+         FROM generate_series(0, 14) AS i
+         UNION ALL
+         SELECT '2024-01-01 00:00:00+00'::timestamptz + i * interval '6 ms' + d * interval '1 ms', 'eth0',
+                CASE WHEN d = 0 THEN '10.8.9.20'::inet ELSE '10.8.9.9' END,
+                CASE WHEN d = 0 THEN '10.8.9.9'::inet ELSE '10.8.9.20' END, 'UDP', 80,
+                CASE WHEN d = 0 THEN 2000 + i ELSE 53 END, CASE WHEN d = 0 THEN 53 ELSE 2000 + i END, NULL, d = 1
+         FROM generate_series(0, 499) AS i, generate_series(0, 1) AS d",
+    )
+    .unwrap();
+}
+
+#[pg_test]
+fn the_packet_flood_rule_lists_the_sources() {
+    insert_udp_flood();
+    let findings = format!("flood_findings(5, {FIRST_MINUTE})");
+    assert_eq!(count(&format!("SELECT packets FROM {findings} WHERE alert_type = 'UDP_Flood'")), 1_500);
+    assert_eq!(count(&format!("SELECT count(*) FROM {findings}")), 1, "the DNS queries are a client's, answered");
+    assert_eq!(count(&format!("SELECT count(*) FROM flood_findings(5, {FIRST_MINUTE}, 301)")), 0);
+    assert_eq!(count(&format!("SELECT count(*) FROM flood_findings(5, {FIRST_MINUTE}, 0, 100)")), 1, "DNS at 100/s");
+    materialize_everything();
+    assert_eq!(count("SELECT count(*) FROM detected_alerts"), 1, "one alert: 300/s in its 5 s window, 50/s in its 30 s one");
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM detected_alerts
+             WHERE alert_type = 'UDP_Flood' AND source_ip IS NULL AND destination_ip = '10.8.9.9' AND detector = 'rule'
+               AND cardinality(attackers) = 15 AND attackers @> ARRAY['10.8.9.101'::inet, '10.8.9.115']
+               AND description LIKE 'UDP_Flood (rule): 1,500 unanswered UDP datagrams to 10.8.9.9 in 5 s (300/s) from 15 sources (%'"
+        ),
+        1
+    );
+}
+
+#[pg_test]
+#[should_panic(expected = "rate_threshold must be 0 or more")]
+fn flood_findings_refuses_a_negative_rate() {
+    Spi::run(&format!("SELECT * FROM flood_findings(5, {FIRST_MINUTE}, -1)")).unwrap();
 }
 
 #[pg_test]

@@ -4,6 +4,7 @@
 use pgrx::prelude::*;
 use pgrx::{pg_sys, Inet, PgSqlErrorCode};
 use traffic_core::columns::PG_EPOCH_OFFSET_MICROS;
+use traffic_core::detectors::flood::Rates;
 use traffic_core::detectors::ScanThresholds;
 use traffic_core::features::{compute_windows, window_start};
 use traffic_core::{Packet, COLUMNS};
@@ -252,8 +253,57 @@ fn syn_flood_findings(
         (
             timestamptz(f.start_micros),
             Inet(f.victim.to_string()),
-            i32::from(f.port),
-            i64::from(f.half_open),
+            f.port.map_or(0, i32::from),
+            i64::from(f.count),
+            i64::from(f.sources),
+            f.attackers().iter().map(|ip| Inet(ip.to_string())).collect(),
+            f.describe(),
+        )
+    })))
+}
+
+/// What the packet flood rule finds in the stored packets of every `window_seconds` window that
+/// starts in [`from`, `to`): each host that received ICMP queries, or UDP datagrams or TCP segments
+/// it never answered, at `rate_threshold` a second or more, or DNS queries at
+/// `dns_rate_threshold` (defaults: the settings traffic_analyzer.flood_rate_threshold and
+/// dns_flood_rate_threshold; 0 turns one off). For trying a rate on past traffic before setting it.
+#[allow(clippy::type_complexity)]
+#[pg_extern(stable, parallel_safe)]
+fn flood_findings(
+    window_seconds: i32,
+    from: TimestampWithTimeZone,
+    to: TimestampWithTimeZone,
+    rate_threshold: default!(Option<i32>, "NULL"),
+    dns_rate_threshold: default!(Option<i32>, "NULL"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(window_start, TimestampWithTimeZone),
+            name!(alert_type, &'static str),
+            name!(victim, Inet),
+            name!(packets, i64),
+            name!(sources, i64),
+            name!(attackers, Vec<Inet>),
+            name!(description, String),
+        ),
+    >,
+    pgrx::spi::Error,
+> {
+    let current = crate::alerts::flood_rates();
+    let rates = Rates {
+        packets: threshold_arg("flood_findings", "rate_threshold", rate_threshold, current.packets),
+        dns_queries: threshold_arg("flood_findings", "dns_rate_threshold", dns_rate_threshold, current.dns_queries),
+    };
+    let (seconds, packets) = rule_windows("flood_findings", window_seconds, from, to)?;
+    let scan_ports = crate::alerts::scan_thresholds().ports;
+    let findings = traffic_core::detectors::packet_flood_findings(&packets, seconds, rates, scan_ports);
+    Ok(TableIterator::new(findings.into_iter().map(|f| {
+        (
+            timestamptz(f.start_micros),
+            f.class,
+            Inet(f.victim.to_string()),
+            i64::from(f.count),
             i64::from(f.sources),
             f.attackers().iter().map(|ip| Inet(ip.to_string())).collect(),
             f.describe(),

@@ -1,7 +1,7 @@
 //! Detection end to end with the shipped model: held-back labelled captures (tests/captures, one
 //! per class, made by scripts/make_captures.sh with the seed the trainer holds back) replayed by
 //! the real sensor through the real front into a database with the extension; the jobs
-//! materialize and score the windows, the scan rule counts failed probes; the alerts must name
+//! materialize and score the windows, the rules count failed probes and floods; the alerts must name
 //! the attack, its attacker and its victim (none for a sweep across hosts). Replaying the benign
 //! captures must raise no High or Critical alert.
 
@@ -128,9 +128,17 @@ fn ips(v: &Value) -> Vec<IpAddr> {
 async fn each_held_back_attack_is_detected_with_its_attacker_and_victim() {
     let captures = held_back();
     let classes: Vec<&str> = captures.iter().filter_map(|(_, l)| l["attacks"][0]["class"].as_str()).collect();
-    for class in
-        ["Port_Scan", "Host_Sweep", "SYN_Flood", "UDP_Flood", "ICMP_Flood", "Brute_Force", "Slow_DoS", "DNS_Flood"]
-    {
+    for class in [
+        "Port_Scan",
+        "Host_Sweep",
+        "SYN_Flood",
+        "UDP_Flood",
+        "ICMP_Flood",
+        "TCP_Flood",
+        "Brute_Force",
+        "Slow_DoS",
+        "DNS_Flood",
+    ] {
         assert!(classes.contains(&class), "tests/captures holds a {class} capture");
     }
     let mut failures = Vec::new();

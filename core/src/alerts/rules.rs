@@ -55,10 +55,10 @@ impl From<&scan::Finding> for RuleFinding {
 }
 
 impl From<&flood::Finding> for RuleFinding {
-    /// A denial of service is High; Critical from 1,000 half-open handshakes a second.
+    /// A denial of service is High; Critical from 1,000 packets (or half-open handshakes) a second.
     fn from(f: &flood::Finding) -> Self {
         RuleFinding {
-            class: flood::SYN_FLOOD,
+            class: f.class,
             window_seconds: f.window_seconds,
             start_micros: f.start_micros,
             source: f.attacker(),
@@ -248,13 +248,15 @@ mod tests {
         let victim = ip("10.0.0.5");
         let bots: Vec<IpAddr> = (101..=120).map(|i| ip(&format!("10.0.0.{i}"))).collect();
         let finding = flood::Finding {
+            class: flood::SYN_FLOOD,
             window_seconds: 5,
             start_micros: 0,
             victim,
-            port: 80,
-            half_open: 10_000,
+            port: Some(80),
+            counted: "half-open handshakes",
+            count: 10_000,
             sources: 20,
-            top_sources: bots.iter().take(flood::SOURCES_LISTED).map(|b| (*b, 500)).collect(),
+            top_sources: bots.iter().map(|b| (*b, 500)).collect(),
             threshold: 500,
         };
         // The model: SYN_Flood on the victim's row, Slow_DoS on two bots' rows.
@@ -268,7 +270,7 @@ mod tests {
             (a.alert_type.as_str(), a.source, a.destination, a.detector),
             ("SYN_Flood", None, Some(victim), Detector::Both)
         );
-        assert_eq!(a.attackers.len(), flood::SOURCES_LISTED);
+        assert_eq!(a.attackers, bots);
         assert_eq!(a.severity, Severity::Critical, "2,000 half-open a second");
     }
 }

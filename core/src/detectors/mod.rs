@@ -5,8 +5,46 @@
 pub mod flood;
 pub mod scan;
 
-pub use flood::syn_flood_findings;
+pub use flood::{packet_flood_findings, syn_flood_findings};
 pub use scan::{scan_findings, ScanThresholds};
+
+use std::net::IpAddr;
+
+use crate::packet::Packet;
+
+fn flag(f: Option<bool>) -> bool {
+    f.unwrap_or(false)
+}
+
+/// Addresses an attack can target: one host (not multicast, broadcast or unspecified).
+fn unicast(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => !(v4.is_multicast() || v4.is_broadcast() || v4.is_unspecified()),
+        IpAddr::V6(v6) => !(v6.is_multicast() || v6.is_unspecified()),
+    }
+}
+
+/// Whether a packet is an ICMP query: echo, timestamp, information or address mask request
+/// (ICMPv6: echo request).
+fn icmp_query(p: &Packet) -> bool {
+    match p.protocol.as_deref() {
+        Some("ICMP") => matches!(p.icmp_type, Some(8 | 13 | 15 | 17)),
+        Some("ICMPv6") => p.icmp_type == Some(128),
+        _ => false,
+    }
+}
+
+/// Whether a packet answers the host it goes to: a TCP segment other than a RST, a UDP datagram,
+/// an ICMP reply. A RST and an ICMP error are refusals, not answers.
+fn answers(p: &Packet) -> bool {
+    match p.protocol.as_deref() {
+        Some("TCP") => !flag(p.tcp_rst),
+        Some("UDP") => true,
+        Some("ICMP") => matches!(p.icmp_type, Some(0 | 14 | 16 | 18)),
+        Some("ICMPv6") => p.icmp_type == Some(129),
+        _ => false,
+    }
+}
 
 /// Packets for the detectors' tests.
 #[cfg(test)]

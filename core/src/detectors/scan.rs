@@ -15,6 +15,7 @@ use std::net::IpAddr;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use super::{answers, flag, icmp_query, unicast};
 use crate::features::split_windows;
 use crate::packet::Packet;
 
@@ -196,18 +197,6 @@ fn window_findings(window: &[Packet], seconds: u32, start: i64, thresholds: Scan
     out.extend(found);
 }
 
-fn flag(f: Option<bool>) -> bool {
-    f.unwrap_or(false)
-}
-
-/// Addresses a scan can target: one host (not multicast, broadcast or unspecified).
-fn unicast(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => !(v4.is_multicast() || v4.is_broadcast() || v4.is_unspecified()),
-        IpAddr::V6(v6) => !(v6.is_multicast() || v6.is_unspecified()),
-    }
-}
-
 /// The probe a packet makes, if it is one: anything that asks for an answer.
 fn probe_of(p: &Packet) -> Option<Probe> {
     let (src, dst) = (p.src_ip?, p.dst_ip?);
@@ -223,25 +212,23 @@ fn probe_of(p: &Packet) -> Option<Probe> {
             Service::Tcp(p.dst_port?)
         }
         "UDP" => Service::Udp(p.dst_port?),
-        "ICMP" if matches!(p.icmp_type, Some(8 | 13 | 15 | 17)) => Service::Icmp,
-        "ICMPv6" if p.icmp_type == Some(128) => Service::Icmp,
+        "ICMP" | "ICMPv6" if icmp_query(p) => Service::Icmp,
         _ => return None,
     };
     Some((src, dst, service))
 }
 
-/// The answer a packet gives, if it is one: (responder, asker, service answered). A RST and an
-/// ICMP error are refusals, not answers.
+/// The answer a packet gives, if it is one: (responder, asker, service answered).
 fn answer_of(p: &Packet) -> Option<Probe> {
-    let (src, dst) = (p.src_ip?, p.dst_ip?);
+    if !answers(p) {
+        return None;
+    }
     let service = match p.protocol.as_deref()? {
-        "TCP" if !flag(p.tcp_rst) => Service::Tcp(p.src_port?),
+        "TCP" => Service::Tcp(p.src_port?),
         "UDP" => Service::Udp(p.src_port?),
-        "ICMP" if matches!(p.icmp_type, Some(0 | 14 | 16 | 18)) => Service::Icmp,
-        "ICMPv6" if p.icmp_type == Some(129) => Service::Icmp,
-        _ => return None,
+        _ => Service::Icmp,
     };
-    Some((src, dst, service))
+    Some((p.src_ip?, p.dst_ip?, service))
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! `trainer fixtures`: the held-back captures the end-to-end detection test replays
 //! (tests/captures): per class, one capture of the held-back seed, cut a few seconds into its
-//! attack so the repository stays small, gzipped, with its labels cut alike.
+//! attack (a benign one after its first seconds) so the repository stays small, gzipped, with its
+//! labels cut alike.
 
 use std::io::Write;
 use std::path::Path;
@@ -11,9 +12,18 @@ use flate2::{write::GzEncoder, Compression};
 use crate::labels::CaptureLabels;
 
 /// Writes `NAME.pcap.gz` and `NAME.labels.json` into `out` for `capture`: every packet before
-/// the attack's start plus `attack_seconds` (all of a capture without an attack).
-pub fn write_fixture(capture: &Path, labels: &CaptureLabels, attack_seconds: f64, out: &Path) -> anyhow::Result<()> {
-    let cut = labels.attacks.iter().map(|a| a.start + attack_seconds).fold(labels.end, f64::min);
+/// the attack's start plus `attack_seconds` (the first `benign_seconds` of a capture without an
+/// attack).
+pub fn write_fixture(
+    capture: &Path,
+    labels: &CaptureLabels,
+    (attack_seconds, benign_seconds): (f64, f64),
+    out: &Path,
+) -> anyhow::Result<()> {
+    let cut = match labels.attacks.is_empty() {
+        true => labels.end.min(labels.start + benign_seconds),
+        false => labels.attacks.iter().map(|a| a.start + attack_seconds).fold(labels.end, f64::min),
+    };
     let name = capture.file_stem().context("capture name")?.to_string_lossy().into_owned();
     let plain = out.join(format!("{name}.pcap.tmp"));
     let mut source = pcap::Capture::from_file(capture).with_context(|| format!("opening {}", capture.display()))?;
@@ -40,7 +50,7 @@ pub fn write_fixture(capture: &Path, labels: &CaptureLabels, attack_seconds: f64
     }
     std::fs::write(out.join(format!("{name}.labels.json")), serde_json::to_string_pretty(&cut_labels)?)?;
     if labels.attacks.is_empty() {
-        println!("{name}: {kept} packets (no attack: the whole capture)");
+        println!("{name}: {kept} packets (no attack: up to {benign_seconds:.1} s)");
     } else {
         println!("{name}: {kept} packets, up to {attack_seconds:.1} s after the attack began");
     }

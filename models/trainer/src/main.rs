@@ -6,6 +6,7 @@ mod dataset;
 mod evaluate;
 mod fixtures;
 mod labels;
+mod rules;
 mod train;
 
 use std::collections::BTreeMap;
@@ -73,8 +74,14 @@ enum Command {
         #[arg(long)]
         errors: Option<PathBuf>,
     },
+    /// The transparent rules at their defaults over every labelled capture (and the real benign
+    /// captures): which attacks they name, which other classes they raise, false findings.
+    Rules {
+        #[command(flatten)]
+        data: Data,
+    },
     /// The end-to-end detection test's captures: per scenario, the held-back seed's capture cut
-    /// `--attack-seconds` into its attack, gzipped, with its labels.
+    /// `--attack-seconds` into its attack (a benign one `--benign-seconds` long), gzipped, with its labels.
     Fixtures {
         #[arg(long, default_value = "/var/cache/traffic_analyzer/captures")]
         captures: PathBuf,
@@ -84,8 +91,16 @@ enum Command {
         seed: u32,
         #[arg(long, default_value_t = 10.0)]
         attack_seconds: f64,
+        /// How much of a capture without an attack is kept.
+        #[arg(long, default_value_t = 20.0)]
+        benign_seconds: f64,
         #[arg(long = "scenario", default_values_t = [
-            "benign", "port_scan_syn", "syn_flood", "udp_flood", "icmp_flood", "brute_force_ssh", "slowloris", "dns_flood"
+            "benign", "benign_resolver", "port_scan_syn", "port_scan_fin", "port_scan_xmas", "port_scan_null",
+            "port_scan_ack", "port_scan_maimon", "port_scan_window", "port_scan_slow", "sweep_ping", "sweep_port",
+            "syn_flood", "syn_flood_low", "syn_flood_distributed", "syn_flood_spoofed", "udp_flood", "udp_flood_low",
+            "udp_flood_distributed", "udp_flood_spoofed", "icmp_flood", "icmp_flood_low", "icmp_flood_distributed",
+            "ack_flood", "rst_flood", "brute_force_ssh", "slowloris", "slow_post", "dns_flood", "dns_flood_ports",
+            "dns_flood_clients"
         ].map(String::from))]
         scenarios: Vec<String>,
     },
@@ -131,7 +146,7 @@ fn per_label(rows: &[&dataset::LabelledRow]) -> BTreeMap<String, usize> {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Fixtures { captures, out, seed, attack_seconds, scenarios } => {
+        Command::Fixtures { captures, out, seed, attack_seconds, benign_seconds, scenarios } => {
             std::fs::create_dir_all(&out)?;
             let all = dataset::labelled_captures(&captures)?;
             for scenario in &scenarios {
@@ -139,10 +154,11 @@ fn main() -> anyhow::Result<()> {
                     .iter()
                     .find(|(_, l)| &l.scenario == scenario && l.seed == seed)
                     .ok_or_else(|| anyhow::anyhow!("no {scenario} capture of seed {seed} in {}", captures.display()))?;
-                fixtures::write_fixture(capture, labels, attack_seconds, &out)?;
+                fixtures::write_fixture(capture, labels, (attack_seconds, benign_seconds), &out)?;
             }
             Ok(())
         }
+        Command::Rules { data } => rules::report(&data.captures, data.benign.as_deref(), &data.windows),
         Command::Dataset { data, out } => {
             let rows = all_rows(&data)?;
             let mut file = std::io::BufWriter::new(std::fs::File::create(&out)?);

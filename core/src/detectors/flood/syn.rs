@@ -1,6 +1,6 @@
-//! SYN flood detection by counting half-open handshakes, the victim's view: within a window, the
-//! connection attempts (SYN without ACK) to one port of one host that the client never completed
-//! (no ACK without SYN or RST followed on that connection). A flood leaves them half-open at any
+//! SYN floods by counting half-open handshakes: within a window, the connection attempts (SYN
+//! without ACK) to one port of one host that the client never completed (no ACK without SYN or
+//! RST followed on that connection). A flood leaves them half-open at any
 //! rate and from any number of sources, spoofed or real; a busy server's clients complete theirs.
 //! Only the client's direction is needed, so a sensor that sees one direction still counts right.
 
@@ -8,6 +8,7 @@ use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
 
+use super::Finding;
 use crate::features::split_windows;
 use crate::packet::Packet;
 
@@ -21,74 +22,6 @@ pub const MAX_CONNECTIONS: usize = 2_000_000;
 /// Half-open handshakes to one port of one host in one window that make a flood: 100 a second
 /// over a 5 s window.
 pub const DEFAULT_THRESHOLD: u32 = 500;
-
-/// Sources listed by name in a finding, busiest first.
-pub const SOURCES_LISTED: usize = 10;
-
-/// One flood seen in one window.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Finding {
-    pub window_seconds: u32,
-    pub start_micros: i64,
-    pub victim: IpAddr,
-    pub port: u16,
-    /// Handshakes left half-open.
-    pub half_open: u32,
-    /// Distinct sources of them.
-    pub sources: u32,
-    /// (source, half-open handshakes) of the busiest sources, busiest first.
-    pub top_sources: Vec<(IpAddr, u32)>,
-    /// The threshold the count reached.
-    pub threshold: u32,
-}
-
-impl Finding {
-    /// The one source behind at least half of the half-open handshakes, if there is one.
-    pub fn attacker(&self) -> Option<IpAddr> {
-        self.top_sources.first().filter(|(_, n)| u64::from(*n) * 2 >= u64::from(self.half_open)).map(|(ip, _)| *ip)
-    }
-
-    /// Sources that each left at least 1% of the half-open handshakes: the attackers an analyst
-    /// can act on (none when the sources are spoofed at random).
-    pub fn attackers(&self) -> Vec<IpAddr> {
-        self.top_sources
-            .iter()
-            .filter(|(_, n)| u64::from(*n) * 100 >= u64::from(self.half_open))
-            .map(|(ip, _)| *ip)
-            .collect()
-    }
-
-    /// Half-open handshakes per second of the window.
-    pub fn rate(&self) -> f64 {
-        f64::from(self.half_open) / f64::from(self.window_seconds.max(1))
-    }
-
-    /// "12,000 half-open handshakes to 10.0.0.5 port 80 in 5 s (2,400/s) from 20 sources
-    /// (10.0.0.101, ...); rule: at least 500".
-    pub fn describe(&self) -> String {
-        let thousands = crate::alerts::thousands;
-        let from = match (self.attacker(), self.attackers()) {
-            (Some(one), _) if self.sources == 1 => format!("from {one}"),
-            (_, named) if named.is_empty() => {
-                format!("from {} sources, none behind 1% of them (spoofed?)", thousands(f64::from(self.sources)))
-            }
-            (_, named) => {
-                let list: Vec<String> = named.iter().map(IpAddr::to_string).collect();
-                let more = if self.sources as usize > named.len() { ", ..." } else { "" };
-                format!("from {} sources ({}{more})", thousands(f64::from(self.sources)), list.join(", "))
-            }
-        };
-        format!(
-            "{} half-open handshakes to {} port {} in {} s ({}/s) {from}; rule: at least {}",
-            thousands(f64::from(self.half_open)),
-            self.victim,
-            self.port,
-            self.window_seconds,
-            thousands(self.rate()),
-            thousands(f64::from(self.threshold)),
-        )
-    }
-}
 
 /// The SYN floods in `packets` (in capture-time order), window by window of `seconds`: every
 /// port of a host with at least `threshold` half-open handshakes (0: off).
@@ -136,26 +69,14 @@ fn window_findings(window: &[Packet], seconds: u32, start: i64, threshold: u32, 
             *half_open.entry((server, port)).or_default().entry(client).or_default() += 1;
         }
     }
-    let mut found = Vec::new();
-    for ((victim, port), by_source) in half_open {
-        let total: u32 = by_source.values().sum();
-        if total < threshold {
-            continue;
-        }
-        let mut top: Vec<(IpAddr, u32)> = by_source.iter().map(|(ip, n)| (*ip, *n)).collect();
-        top.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        top.truncate(SOURCES_LISTED);
-        found.push(Finding {
-            window_seconds: seconds,
-            start_micros: start,
-            victim,
-            port,
-            half_open: total,
-            sources: u32::try_from(by_source.len()).unwrap_or(u32::MAX),
-            top_sources: top,
-            threshold,
-        });
-    }
+    let mut found: Vec<Finding> = half_open
+        .into_iter()
+        .map(|((victim, port), by_source)| {
+            Finding::new(SYN_FLOOD, "half-open handshakes", (seconds, start), victim, Some(port))
+                .counted_from(&by_source, threshold)
+        })
+        .filter(|f| f.count >= threshold)
+        .collect();
     found.sort_by_key(|f| (f.victim, f.port));
     out.extend(found);
 }
@@ -187,11 +108,11 @@ mod tests {
         let found = syn_flood_findings(&flood(1_000, &["10.0.0.66".into()]), 5, 500);
         assert_eq!(found.len(), 1, "{found:?}");
         let f = &found[0];
-        assert_eq!((f.victim.to_string(), f.port, f.half_open, f.sources), (VICTIM.into(), 80, 1_000, 1));
+        assert_eq!((f.victim.to_string(), f.port, f.count, f.sources), (VICTIM.into(), Some(80), 1_000, 1));
         assert_eq!(f.attacker(), "10.0.0.66".parse().ok());
         assert_eq!(
             f.describe(),
-            "1,000 half-open handshakes to 10.0.0.5 port 80 in 5 s (200/s) from 10.0.0.66; rule: at least 500"
+            "1,000 half-open handshakes to 10.0.0.5 port 80 in 5 s (200/s) from 10.0.0.66; rule: at least 500 in 5 s"
         );
         assert!(syn_flood_findings(&flood(1_000, &["10.0.0.66".into()]), 5, 0).is_empty(), "0 is off");
         assert!(syn_flood_findings(&flood(499, &["10.0.0.66".into()]), 5, 500).is_empty());
@@ -202,7 +123,7 @@ mod tests {
         let bots: Vec<String> = (1..=20).map(|i| format!("10.0.0.{}", 100 + i)).collect();
         let found = syn_flood_findings(&flood(2_000, &bots), 5, 500);
         assert_eq!(found.len(), 1);
-        assert_eq!((found[0].sources, found[0].attacker(), found[0].attackers().len()), (20, None, SOURCES_LISTED));
+        assert_eq!((found[0].sources, found[0].attacker(), found[0].attackers().len()), (20, None, 20));
         assert!(found[0].describe().contains("from 20 sources (10.0.0.101, 10.0.0.102,"), "{}", found[0].describe());
 
         let spoofed: Vec<String> =

@@ -1,0 +1,343 @@
+//! Packet floods: within a window, packets of one kind a host received at a rate no normal use
+//! of it reaches, from one source or many:
+//! - ICMP_Flood: ICMP queries (echo, timestamp, ...) to the host, answered or not (hosts answer
+//!   pings);
+//! - DNS_Flood: DNS queries to the host (a resolver answers them);
+//! - UDP_Flood: other UDP datagrams from sources the host never answered in the window (an ICMP
+//!   unreachable is a refusal, not an answer), so a busy UDP service talking with its clients is
+//!   no flood;
+//! - TCP_Flood: TCP segments that open no connection (ACK, RST, FIN, SYN+ACK, ... floods) from
+//!   sources the host never answered (a stray segment gets a RST): the peers of a connection both
+//!   speak. SYN floods are [`super::syn`]'s.
+//!
+//! "Never answered" needs both directions on the wire, as the scan rule does. A source that
+//! spreads its unanswered packets over many ports of the host, a few each, is probing them: that
+//! is the scan rule's Port_Scan, not a flood, and its packets are left out here.
+
+use std::net::IpAddr;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::Finding;
+use crate::detectors::{answers, flag, icmp_query, unicast};
+use crate::features::split_windows;
+use crate::packet::Packet;
+
+/// Entries (answering pairs, counted sources, ports) tracked per window; beyond it new ones are
+/// not counted (a random-source flood makes every packet a new source).
+pub const MAX_TRACKED: usize = 2_000_000;
+
+/// A source whose packets to a host cover at least the scan rule's ports, fewer than this many
+/// per port on average, is scanning it (nmap retries a port once or twice; a flood repeats).
+pub const PROBES_PER_PORT: u32 = 4;
+
+/// Rates per second, averaged over a window, that make a flood at one host (0: off).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rates {
+    /// ICMP queries, unanswered UDP datagrams or unanswered TCP segments.
+    pub packets: u32,
+    /// DNS queries (a busy resolver answers thousands a second: set it above its peak).
+    pub dns_queries: u32,
+}
+
+impl Rates {
+    pub const DEFAULT: Rates = Rates { packets: 200, dns_queries: 1_000 };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Kind {
+    Icmp,
+    Dns,
+    Udp,
+    Tcp,
+}
+
+impl Kind {
+    fn class(self) -> &'static str {
+        match self {
+            Kind::Icmp => "ICMP_Flood",
+            Kind::Dns => "DNS_Flood",
+            Kind::Udp => "UDP_Flood",
+            Kind::Tcp => "TCP_Flood",
+        }
+    }
+
+    fn counted(self) -> &'static str {
+        match self {
+            Kind::Icmp => "ICMP queries",
+            Kind::Dns => "DNS queries",
+            Kind::Udp => "unanswered UDP datagrams",
+            Kind::Tcp => "unanswered TCP segments outside a handshake",
+        }
+    }
+
+    fn rate(self, rates: Rates) -> u32 {
+        match self {
+            Kind::Dns => rates.dns_queries,
+            Kind::Icmp | Kind::Udp | Kind::Tcp => rates.packets,
+        }
+    }
+
+    /// Whether a source spreading over many ports of this kind is probing (UDP and TCP).
+    fn has_ports(self) -> bool {
+        matches!(self, Kind::Udp | Kind::Tcp)
+    }
+}
+
+/// Every alert class this detector raises.
+pub const CLASSES: [&str; 4] = ["ICMP_Flood", "DNS_Flood", "UDP_Flood", "TCP_Flood"];
+
+/// The packet floods in `packets` (in capture-time order), window by window of `seconds`: every
+/// host that received packets of one kind at `rates` or more. Sources probing at least
+/// `scan_ports` ports of a host are left to the scan rule (0: none is).
+pub fn packet_flood_findings(packets: &[Packet], seconds: u32, rates: Rates, scan_ports: u32) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if rates.packets == 0 && rates.dns_queries == 0 {
+        return out;
+    }
+    for (start, window) in split_windows(packets, seconds) {
+        window_findings(window, (seconds, start), rates, scan_ports, &mut out);
+    }
+    out
+}
+
+/// (victim, kind, source).
+type Sent = (IpAddr, Kind, IpAddr);
+
+fn window_findings(window: &[Packet], at: (u32, i64), rates: Rates, scan_ports: u32, out: &mut Vec<Finding>) {
+    // Who answered whom, (responder, asker), anywhere in the window. Packets of one conversation
+    // come in runs, so the last pair is checked before the set.
+    let mut answered: FxHashSet<(IpAddr, IpAddr)> = FxHashSet::default();
+    let mut last = None;
+    for p in window.iter().filter(|p| answers(p)) {
+        let (Some(src), Some(dst)) = (p.src_ip, p.dst_ip) else { continue };
+        if last != Some((src, dst)) && answered.len() < MAX_TRACKED {
+            answered.insert((src, dst));
+            last = Some((src, dst));
+        }
+    }
+    let mut sent: FxHashMap<Sent, u32> = FxHashMap::default();
+    let mut ports: FxHashSet<(Sent, u16)> = FxHashSet::default();
+    for p in window {
+        let (Some(src), Some(dst)) = (p.src_ip, p.dst_ip) else { continue };
+        if src == dst || !unicast(dst) {
+            continue;
+        }
+        let Some(kind) = kind_of(p, || !answered.contains(&(dst, src))) else { continue };
+        if kind.rate(rates) == 0 {
+            continue;
+        }
+        let key = (dst, kind, src);
+        let tracked = sent.len() < MAX_TRACKED;
+        match sent.entry(key) {
+            std::collections::hash_map::Entry::Occupied(mut n) => *n.get_mut() = n.get().saturating_add(1),
+            std::collections::hash_map::Entry::Vacant(slot) if tracked => {
+                slot.insert(1);
+            }
+            std::collections::hash_map::Entry::Vacant(_) => continue,
+        }
+        if kind.has_ports() && ports.len() < MAX_TRACKED {
+            if let Some(port) = p.dst_port {
+                ports.insert((key, port));
+            }
+        }
+    }
+    let mut spread: FxHashMap<Sent, u32> = FxHashMap::default();
+    for (key, _) in ports {
+        *spread.entry(key).or_default() += 1;
+    }
+    let mut floods: FxHashMap<(IpAddr, Kind), FxHashMap<IpAddr, u32>> = FxHashMap::default();
+    for ((victim, kind, source), n) in sent {
+        let spread = spread.get(&(victim, kind, source)).copied().unwrap_or(0);
+        let probing = scan_ports > 0 && spread >= scan_ports && n < PROBES_PER_PORT.saturating_mul(spread);
+        if !probing {
+            floods.entry((victim, kind)).or_default().insert(source, n);
+        }
+    }
+    let (seconds, _) = at;
+    let mut found: Vec<(Kind, Finding)> = floods
+        .into_iter()
+        .map(|((victim, kind), by_source)| {
+            let threshold = kind.rate(rates).saturating_mul(seconds);
+            (kind, Finding::new(kind.class(), kind.counted(), at, victim, None).counted_from(&by_source, threshold))
+        })
+        .filter(|(_, f)| f.count >= f.threshold)
+        .collect();
+    found.sort_by_key(|(kind, f)| (f.victim, *kind));
+    out.extend(found.into_iter().map(|(_, f)| f));
+}
+
+/// The kind of flood a packet to a host would be part of; `unanswered_by_victim` tells whether the
+/// host never answered the packet's source (asked only for UDP and TCP, which count only then).
+fn kind_of(p: &Packet, unanswered_by_victim: impl FnOnce() -> bool) -> Option<Kind> {
+    let kind = match p.protocol.as_deref()? {
+        "UDP" if p.dns_response == Some(false) => return Some(Kind::Dns),
+        "UDP" => Kind::Udp,
+        // A connection attempt (SYN without ACK) is the SYN flood rule's.
+        "TCP" if flag(p.tcp_syn) && !flag(p.tcp_ack) => return None,
+        "TCP" => Kind::Tcp,
+        "ICMP" | "ICMPv6" if icmp_query(p) => return Some(Kind::Icmp),
+        _ => return None,
+    };
+    unanswered_by_victim().then_some(kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detectors::testing::tcp;
+
+    const VICTIM: &str = "10.0.0.5";
+    const ATTACKER: &str = "10.0.0.66";
+
+    fn udp(ts: f64, src: &str, sport: u16, dst: &str, dport: u16) -> Packet {
+        let mut p = tcp(ts, src, sport, dst, dport, "");
+        p.protocol = Some("UDP".into());
+        for f in [&mut p.tcp_syn, &mut p.tcp_ack, &mut p.tcp_fin, &mut p.tcp_rst, &mut p.tcp_psh, &mut p.tcp_urg] {
+            *f = None;
+        }
+        p
+    }
+
+    fn dns_query(ts: f64, src: &str, sport: u16, dst: &str) -> Packet {
+        let mut p = udp(ts, src, sport, dst, 53);
+        p.dns_response = Some(false);
+        p.dns_query = Some("www.lab.test".into());
+        p
+    }
+
+    fn icmp(ts: f64, src: &str, dst: &str, kind: u8) -> Packet {
+        let mut p = udp(ts, src, 0, dst, 0);
+        p.protocol = Some("ICMP".into());
+        (p.src_port, p.dst_port, p.icmp_type, p.icmp_code) = (None, None, Some(kind), Some(0));
+        p
+    }
+
+    fn find(packets: &mut [Packet]) -> Vec<Finding> {
+        packets.sort_by(|a, b| a.timestamp.total_cmp(&b.timestamp));
+        packet_flood_findings(packets, 5, Rates::DEFAULT, 15)
+    }
+
+    /// `n` packets over 4 s made by `make(i, time)`.
+    fn over_4s(n: u32, make: impl Fn(u32, f64) -> Vec<Packet>) -> Vec<Packet> {
+        (0..n).flat_map(|i| make(i, 1e9 + f64::from(i) * 4.0 / f64::from(n))).collect()
+    }
+
+    #[test]
+    fn a_udp_flood_refused_by_icmp_is_one_source_flooding() {
+        // hping3 --udp: a new source port each datagram, the victim's kernel refusing a few.
+        let mut packets = over_4s(2_000, |i, t| {
+            let mut out = vec![udp(t, ATTACKER, 1_024 + i as u16, VICTIM, 1_333)];
+            if i % 100 == 0 {
+                out.push(icmp(t + 0.0001, VICTIM, ATTACKER, 3));
+            }
+            out
+        });
+        let found = find(&mut packets);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let f = &found[0];
+        assert_eq!((f.class, f.count, f.sources, f.attacker()), ("UDP_Flood", 2_000, 1, ATTACKER.parse().ok()));
+        assert_eq!(
+            f.describe(),
+            "2,000 unanswered UDP datagrams to 10.0.0.5 in 5 s (400/s) from 10.0.0.66; rule: at least 1,000 in 5 s"
+        );
+        assert!(packet_flood_findings(&packets, 5, Rates { packets: 0, ..Rates::DEFAULT }, 15).is_empty(), "0 is off");
+        assert!(packet_flood_findings(&packets, 5, Rates { packets: 401, ..Rates::DEFAULT }, 15).is_empty());
+    }
+
+    #[test]
+    fn answered_udp_and_connections_are_no_flood() {
+        // A media stream both ways, and a bulk TCP transfer with its ACKs: 4,000 packets each way.
+        let mut packets = over_4s(4_000, |i, t| {
+            vec![
+                udp(t, ATTACKER, 5_004, VICTIM, 5_004),
+                udp(t + 0.0001, VICTIM, 5_004, ATTACKER, 5_004),
+                tcp(t, "10.0.0.7", 40_000, VICTIM, 443, if i == 0 { "S" } else { "A" }),
+                tcp(t + 0.0001, VICTIM, 443, "10.0.0.7", 40_000, if i == 0 { "SA" } else { "A" }),
+            ]
+        });
+        assert!(find(&mut packets).is_empty());
+    }
+
+    #[test]
+    fn ack_rst_and_synack_floods_are_tcp_floods_and_syn_is_not() {
+        for flags in ["A", "R", "SA", "FPU"] {
+            let mut packets = over_4s(2_000, |i, t| {
+                let mut out = vec![tcp(t, ATTACKER, 1_024 + i as u16, VICTIM, 80, flags)];
+                if flags != "R" {
+                    out.push(tcp(t + 0.0001, VICTIM, 80, ATTACKER, 1_024 + i as u16, "R"));
+                }
+                out
+            });
+            let found = find(&mut packets);
+            assert_eq!(found.iter().map(|f| (f.class, f.count)).collect::<Vec<_>>(), [("TCP_Flood", 2_000)], "{flags}");
+        }
+        let mut syns = over_4s(2_000, |i, t| vec![tcp(t, ATTACKER, 1_024 + i as u16, VICTIM, 80, "S")]);
+        assert!(find(&mut syns).is_empty(), "SYN floods are the SYN flood rule's");
+    }
+
+    #[test]
+    fn icmp_and_dns_floods_count_though_answered() {
+        let mut packets = over_4s(2_000, |i, t| {
+            vec![
+                icmp(t, ATTACKER, VICTIM, 8),
+                icmp(t + 0.0001, VICTIM, ATTACKER, 0),
+                dns_query(t, "10.0.0.67", 1_024 + (i % 50_000) as u16, VICTIM),
+                udp(t + 0.0001, VICTIM, 53, "10.0.0.67", 1_024 + (i % 50_000) as u16),
+            ]
+        });
+        let found = find(&mut packets);
+        assert_eq!(found.iter().map(|f| (f.class, f.count)).collect::<Vec<_>>(), [("ICMP_Flood", 2_000)]);
+        // 2,000 DNS queries in 5 s are 400/s: below a resolver's 1,000/s, above 300/s.
+        let low = Rates { dns_queries: 300, ..Rates::DEFAULT };
+        let found = packet_flood_findings(&packets, 5, low, 15);
+        assert_eq!(found.iter().map(|f| f.class).collect::<Vec<_>>(), ["ICMP_Flood", "DNS_Flood"]);
+        assert_eq!(found[1].attacker(), "10.0.0.67".parse().ok());
+    }
+
+    #[test]
+    fn many_real_sources_are_listed_and_spoofed_ones_are_not() {
+        let mut packets = over_4s(3_000, |i, t| vec![icmp(t, &format!("10.0.0.{}", 101 + i % 20), VICTIM, 8)]);
+        let found = find(&mut packets);
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].sources, found[0].attacker(), found[0].attackers().len()), (20, None, 20));
+        assert!(found[0].describe().contains("from 20 sources (10.0.0.101, "), "{}", found[0].describe());
+
+        let mut packets = over_4s(3_000, |i, t| {
+            vec![udp(t, &format!("172.{}.{}.{}", 16 + i / 65_536, (i / 256) % 256, i % 256), 1_000, VICTIM, 53)]
+        });
+        let found = find(&mut packets);
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].class, found[0].attackers().len()), ("UDP_Flood", 0));
+        assert!(found[0].describe().contains("from 3,000 sources, none behind 1%"), "{}", found[0].describe());
+    }
+
+    #[test]
+    fn a_fast_scan_is_the_scan_rules_not_a_flood() {
+        // nmap -sU or -sX at thousands of ports a second: one or two probes a port.
+        let mut packets = over_4s(4_000, |i, t| {
+            vec![
+                udp(t, ATTACKER, 40_000, VICTIM, 1 + (i % 2_000) as u16),
+                tcp(t, "10.0.0.67", 40_000, VICTIM, 1 + (i % 2_000) as u16, "FPU"),
+            ]
+        });
+        assert!(find(&mut packets).is_empty());
+        // With the scan rule off, nothing is left to it.
+        assert_eq!(packet_flood_findings(&packets, 5, Rates::DEFAULT, 0).len(), 2);
+        // A flood at 20 ports repeats each: still a flood.
+        let mut packets = over_4s(2_000, |i, t| vec![udp(t, ATTACKER, 40_000, VICTIM, 1 + (i % 20) as u16)]);
+        assert_eq!(find(&mut packets).len(), 1);
+    }
+
+    #[test]
+    fn multicast_broadcast_and_windows() {
+        let mut packets = over_4s(2_000, |_, t| {
+            vec![udp(t, ATTACKER, 5_353, "224.0.0.251", 5_353), udp(t, ATTACKER, 68, "255.255.255.255", 67)]
+        });
+        assert!(find(&mut packets).is_empty());
+        // 1,000 datagrams straddling two 5 s windows, 500 in each: no window reaches 1,000.
+        let mut packets: Vec<Packet> =
+            (0..1_000).map(|i| udp(1e9 + 2.5 + f64::from(i) * 0.005, ATTACKER, 1_000, VICTIM, 9)).collect();
+        assert!(find(&mut packets).is_empty());
+    }
+}
