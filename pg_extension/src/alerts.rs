@@ -7,7 +7,7 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, Inet, JsonB};
 use traffic_core::alerts::{
     alert_candidates, is_flagged, same_kind, with_findings, AlertCandidate, Detector, RuleFinding, ScoredRow,
 };
-use traffic_core::detectors::{flood, ScanThresholds};
+use traffic_core::detectors::{brute_force, flood, ScanThresholds};
 use traffic_core::features::WindowRow;
 
 use crate::scoring::{active_model, explanation, prediction, ActiveModel, Prediction};
@@ -20,6 +20,10 @@ pub static SWEEP_HOST_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(ScanTh
 pub static SYN_FLOOD_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(flood::DEFAULT_THRESHOLD as i32);
 pub static FLOOD_RATE_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(flood::Rates::DEFAULT.packets as i32);
 pub static DNS_FLOOD_RATE_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(flood::Rates::DEFAULT.dns_queries as i32);
+pub static HTTP_AUTH_FAILURE_THRESHOLD: GucSetting<i32> =
+    GucSetting::<i32>::new(brute_force::Thresholds::DEFAULT.http_failures as i32);
+pub static LOGIN_CONNECTION_THRESHOLD: GucSetting<i32> =
+    GucSetting::<i32>::new(brute_force::Thresholds::DEFAULT.login_connections as i32);
 
 pub fn register_gucs() {
     GucRegistry::define_float_guc(
@@ -97,6 +101,29 @@ pub fn register_gucs() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    GucRegistry::define_int_guc(
+        c"traffic_analyzer.http_auth_failure_threshold",
+        c"HTTP authentication failures (401, 407) from one server to one client in one window that raise a \
+          Brute_Force alert (0: off)",
+        c"The brute-force rule beside the model. Try values with brute_force_findings().",
+        &HTTP_AUTH_FAILURE_THRESHOLD,
+        0,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"traffic_analyzer.login_connection_threshold",
+        c"Connections from one client that one login service (SSH, FTP, RDP, databases, ...) accepted in one \
+          window that raise a Brute_Force alert (0: off)",
+        c"The brute-force rule beside the model: each accepted connection is at least one guess. Try values with \
+          brute_force_findings().",
+        &LOGIN_CONNECTION_THRESHOLD,
+        0,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
 }
 
 /// Attackers an alert lists at most (a flood from many real sources lists its busiest).
@@ -111,6 +138,15 @@ pub fn syn_flood_threshold() -> u32 {
 pub fn flood_rates() -> flood::Rates {
     let get = |setting: &GucSetting<i32>| u32::try_from(setting.get()).unwrap_or(0);
     flood::Rates { packets: get(&FLOOD_RATE_THRESHOLD), dns_queries: get(&DNS_FLOOD_RATE_THRESHOLD) }
+}
+
+/// The brute-force rule's thresholds as set now (0: off).
+pub fn brute_force_thresholds() -> brute_force::Thresholds {
+    let get = |setting: &GucSetting<i32>| u32::try_from(setting.get()).unwrap_or(0);
+    brute_force::Thresholds {
+        http_failures: get(&HTTP_AUTH_FAILURE_THRESHOLD),
+        login_connections: get(&LOGIN_CONNECTION_THRESHOLD),
+    }
 }
 
 /// The scan rule's thresholds as set now.

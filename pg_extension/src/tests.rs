@@ -939,6 +939,49 @@ fn flood_findings_refuses_a_negative_rate() {
     Spi::run(&format!("SELECT * FROM flood_findings(5, {FIRST_MINUTE}, -1)")).unwrap();
 }
 
+/// 25 HTTP 401 responses from 10.8.7.7 to 10.8.7.1 and 40 connections from 10.8.7.2 accepted by
+/// 10.8.7.7's SSH, in 3 s.
+fn insert_password_guessing() {
+    Spi::run(
+        "INSERT INTO raw_packets (ts, interface, src_ip, dst_ip, protocol, length, src_port, dst_port, tcp_syn, tcp_ack,
+                                 http_status)
+         SELECT '2024-01-01 00:00:00+00'::timestamptz + i * interval '100 ms', 'eth0', '10.8.7.7'::inet,
+                '10.8.7.1'::inet, 'TCP', 300, 80, 40000, false, true, 401
+         FROM generate_series(0, 24) AS i
+         UNION ALL
+         SELECT '2024-01-01 00:00:00+00'::timestamptz + i * interval '70 ms', 'eth0', '10.8.7.7', '10.8.7.2', 'TCP',
+                60, 22, 41000 + i, true, true, NULL
+         FROM generate_series(0, 39) AS i",
+    )
+    .unwrap();
+}
+
+#[pg_test]
+fn the_brute_force_rule_names_the_guessers() {
+    insert_password_guessing();
+    let findings = format!("brute_force_findings(5, {FIRST_MINUTE})");
+    assert_eq!(count(&format!("SELECT attempts FROM {findings} WHERE service = 'http' AND attacker = '10.8.7.1'")), 25);
+    assert_eq!(count(&format!("SELECT attempts FROM {findings} WHERE service = 'port 22' AND attacker = '10.8.7.2'")), 40);
+    assert_eq!(count(&format!("SELECT count(*) FROM brute_force_findings(5, {FIRST_MINUTE}, 26, 41)")), 0);
+    materialize_everything();
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM detected_alerts
+             WHERE alert_type = 'Brute_Force' AND destination_ip = '10.8.7.7' AND detector = 'rule'
+               AND source_ip IN ('10.8.7.1', '10.8.7.2') AND attackers = ARRAY[source_ip]"
+        ),
+        2,
+        "one alert per guesser, in all its windows"
+    );
+    assert_eq!(count("SELECT count(*) FROM detected_alerts"), 2);
+}
+
+#[pg_test]
+#[should_panic(expected = "connection_threshold must be 0 or more")]
+fn brute_force_findings_refuses_a_negative_threshold() {
+    Spi::run(&format!("SELECT * FROM brute_force_findings(5, {FIRST_MINUTE}, 20, -1)")).unwrap();
+}
+
 #[pg_test]
 #[should_panic(expected = "at most a day apart")]
 fn the_rule_functions_read_at_most_a_day() {

@@ -4,6 +4,7 @@
 use pgrx::prelude::*;
 use pgrx::{pg_sys, Inet, PgSqlErrorCode};
 use traffic_core::columns::PG_EPOCH_OFFSET_MICROS;
+use traffic_core::detectors::brute_force;
 use traffic_core::detectors::flood::Rates;
 use traffic_core::detectors::ScanThresholds;
 use traffic_core::features::{compute_windows, window_start};
@@ -306,6 +307,61 @@ fn flood_findings(
             i64::from(f.count),
             i64::from(f.sources),
             f.attackers().iter().map(|ip| Inet(ip.to_string())).collect(),
+            f.describe(),
+        )
+    })))
+}
+
+/// What the brute-force rule finds in the stored packets of every `window_seconds` window that
+/// starts in [`from`, `to`): each client with at least `http_threshold` HTTP authentication
+/// failures from one server, or `connection_threshold` connections accepted by one login service
+/// (defaults: the settings traffic_analyzer.http_auth_failure_threshold and
+/// login_connection_threshold; 0 turns one off). For trying a threshold on past traffic.
+#[allow(clippy::type_complexity)]
+#[pg_extern(stable, parallel_safe)]
+fn brute_force_findings(
+    window_seconds: i32,
+    from: TimestampWithTimeZone,
+    to: TimestampWithTimeZone,
+    http_threshold: default!(Option<i32>, "NULL"),
+    connection_threshold: default!(Option<i32>, "NULL"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(window_start, TimestampWithTimeZone),
+            name!(attacker, Inet),
+            name!(victim, Inet),
+            name!(service, String),
+            name!(attempts, i64),
+            name!(description, String),
+        ),
+    >,
+    pgrx::spi::Error,
+> {
+    let current = crate::alerts::brute_force_thresholds();
+    let thresholds = brute_force::Thresholds {
+        http_failures: threshold_arg("brute_force_findings", "http_threshold", http_threshold, current.http_failures),
+        login_connections: threshold_arg(
+            "brute_force_findings",
+            "connection_threshold",
+            connection_threshold,
+            current.login_connections,
+        ),
+    };
+    let (seconds, packets) = rule_windows("brute_force_findings", window_seconds, from, to)?;
+    let findings = brute_force::brute_force_findings(&packets, seconds, thresholds);
+    Ok(TableIterator::new(findings.into_iter().map(|f| {
+        let service = match f.service {
+            brute_force::Service::Http => "http".to_string(),
+            brute_force::Service::Login(port) => format!("port {port}"),
+        };
+        (
+            timestamptz(f.start_micros),
+            Inet(f.attacker.to_string()),
+            Inet(f.victim.to_string()),
+            service,
+            i64::from(f.count),
             f.describe(),
         )
     })))

@@ -11,7 +11,7 @@
 use std::net::IpAddr;
 
 use super::{AlertCandidate, Detector, Severity, LARGE_RATE, LARGE_SCAN_PORTS};
-use crate::detectors::{flood, scan};
+use crate::detectors::{brute_force, flood, scan};
 use crate::features::Scope;
 
 /// Hosts probed without answer above which a sweep counts as large (a /24).
@@ -65,6 +65,22 @@ impl From<&flood::Finding> for RuleFinding {
             attackers: f.attackers(),
             victim: Some(f.victim),
             severity: if f.rate() >= LARGE_RATE { Severity::Critical } else { Severity::High },
+            words: f.describe(),
+        }
+    }
+}
+
+impl From<&brute_force::Finding> for RuleFinding {
+    /// Password guessing is High, as the model's Brute_Force is.
+    fn from(f: &brute_force::Finding) -> Self {
+        RuleFinding {
+            class: brute_force::BRUTE_FORCE,
+            window_seconds: f.window_seconds,
+            start_micros: f.start_micros,
+            source: Some(f.attacker),
+            attackers: vec![f.attacker],
+            victim: Some(f.victim),
+            severity: Severity::High,
             words: f.describe(),
         }
     }

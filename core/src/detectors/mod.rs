@@ -2,9 +2,11 @@
 //! Each yields findings that `crate::alerts::rules` turns into alerts marked as raised by a rule
 //! (or by both, when the model agrees).
 
+pub mod brute_force;
 pub mod flood;
 pub mod scan;
 
+pub use brute_force::brute_force_findings;
 pub use flood::{packet_flood_findings, syn_flood_findings};
 pub use scan::{scan_findings, ScanThresholds};
 

@@ -1,4 +1,4 @@
-//! `trainer rules`: the transparent rules (scan, SYN flood, packet flood) at their default
+//! `trainer rules`: the transparent rules (scan, SYN flood, packet flood, brute force) at their default
 //! thresholds over every labelled capture, through the production parser and the core's
 //! detectors, as the extension runs them in each window size. Per capture: whether a finding of the
 //! attack's class names its victim and its attacker (or lists its many), and the findings of other
@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use traffic_core::alerts::RuleFinding;
+use traffic_core::detectors::brute_force::{self, brute_force_findings};
 use traffic_core::detectors::flood::Rates;
 use traffic_core::detectors::{packet_flood_findings, scan_findings, syn_flood_findings, ScanThresholds};
 use traffic_core::Packet;
@@ -25,6 +26,8 @@ pub fn findings(packets: &[Packet], windows: &[u32]) -> Vec<RuleFinding> {
         out.extend(syn.iter().map(RuleFinding::from));
         let floods = packet_flood_findings(packets, seconds, Rates::DEFAULT, scan.ports);
         out.extend(floods.iter().map(RuleFinding::from));
+        let guesses = brute_force_findings(packets, seconds, brute_force::Thresholds::DEFAULT);
+        out.extend(guesses.iter().map(RuleFinding::from));
     }
     out
 }

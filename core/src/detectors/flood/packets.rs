@@ -53,6 +53,8 @@ enum Kind {
 }
 
 impl Kind {
+    const ALL: [Kind; 4] = [Kind::Icmp, Kind::Dns, Kind::Udp, Kind::Tcp];
+
     fn class(self) -> &'static str {
         match self {
             Kind::Icmp => "ICMP_Flood",
@@ -84,9 +86,6 @@ impl Kind {
     }
 }
 
-/// Every alert class this detector raises.
-pub const CLASSES: [&str; 4] = ["ICMP_Flood", "DNS_Flood", "UDP_Flood", "TCP_Flood"];
-
 /// The packet floods in `packets` (in capture-time order), window by window of `seconds`: every
 /// host that received packets of one kind at `rates` or more. Sources probing at least
 /// `scan_ports` ports of a host are left to the scan rule (0: none is).
@@ -95,91 +94,169 @@ pub fn packet_flood_findings(packets: &[Packet], seconds: u32, rates: Rates, sca
     if rates.packets == 0 && rates.dns_queries == 0 {
         return out;
     }
+    let mut scratch = Scratch::default();
     for (start, window) in split_windows(packets, seconds) {
-        window_findings(window, (seconds, start), rates, scan_ports, &mut out);
+        window_findings(window, (seconds, start), rates, scan_ports, &mut scratch, &mut out);
     }
     out
 }
 
-/// (victim, kind, source).
-type Sent = (IpAddr, Kind, IpAddr);
-
-fn window_findings(window: &[Packet], at: (u32, i64), rates: Rates, scan_ports: u32, out: &mut Vec<Finding>) {
-    // Who answered whom, (responder, asker), anywhere in the window. Packets of one conversation
-    // come in runs, so the last pair is checked before the set.
-    let mut answered: FxHashSet<(IpAddr, IpAddr)> = FxHashSet::default();
-    let mut last = None;
-    for p in window.iter().filter(|p| answers(p)) {
-        let (Some(src), Some(dst)) = (p.src_ip, p.dst_ip) else { continue };
-        if last != Some((src, dst)) && answered.len() < MAX_TRACKED {
-            answered.insert((src, dst));
-            last = Some((src, dst));
-        }
-    }
-    let mut sent: FxHashMap<Sent, u32> = FxHashMap::default();
-    let mut ports: FxHashSet<(Sent, u16)> = FxHashSet::default();
-    for p in window {
-        let (Some(src), Some(dst)) = (p.src_ip, p.dst_ip) else { continue };
-        if src == dst || !unicast(dst) {
-            continue;
-        }
-        let Some(kind) = kind_of(p, || !answered.contains(&(dst, src))) else { continue };
-        if kind.rate(rates) == 0 {
-            continue;
-        }
-        let key = (dst, kind, src);
-        let tracked = sent.len() < MAX_TRACKED;
-        match sent.entry(key) {
-            std::collections::hash_map::Entry::Occupied(mut n) => *n.get_mut() = n.get().saturating_add(1),
-            std::collections::hash_map::Entry::Vacant(slot) if tracked => {
-                slot.insert(1);
-            }
-            std::collections::hash_map::Entry::Vacant(_) => continue,
-        }
-        if kind.has_ports() && ports.len() < MAX_TRACKED {
-            if let Some(port) = p.dst_port {
-                ports.insert((key, port));
-            }
-        }
-    }
-    let mut spread: FxHashMap<Sent, u32> = FxHashMap::default();
-    for (key, _) in ports {
-        *spread.entry(key).or_default() += 1;
-    }
-    let mut floods: FxHashMap<(IpAddr, Kind), FxHashMap<IpAddr, u32>> = FxHashMap::default();
-    for ((victim, kind, source), n) in sent {
-        let spread = spread.get(&(victim, kind, source)).copied().unwrap_or(0);
-        let probing = scan_ports > 0 && spread >= scan_ports && n < PROBES_PER_PORT.saturating_mul(spread);
-        if !probing {
-            floods.entry((victim, kind)).or_default().insert(source, n);
-        }
-    }
-    let (seconds, _) = at;
-    let mut found: Vec<(Kind, Finding)> = floods
-        .into_iter()
-        .map(|((victim, kind), by_source)| {
-            let threshold = kind.rate(rates).saturating_mul(seconds);
-            (kind, Finding::new(kind.class(), kind.counted(), at, victim, None).counted_from(&by_source, threshold))
-        })
-        .filter(|(_, f)| f.count >= f.threshold)
-        .collect();
-    found.sort_by_key(|(kind, f)| (f.victim, *kind));
-    out.extend(found.into_iter().map(|(_, f)| f));
+/// A window's conversations, kept from window to window so their memory is reused.
+#[derive(Default)]
+struct Scratch {
+    index: FxHashMap<(u128, u128), usize>,
+    conversations: Vec<((IpAddr, IpAddr), Conversation)>,
+    contributions: Vec<(IpAddr, Kind, IpAddr, u32)>,
 }
 
-/// The kind of flood a packet to a host would be part of; `unanswered_by_victim` tells whether the
-/// host never answered the packet's source (asked only for UDP and TCP, which count only then).
-fn kind_of(p: &Packet, unanswered_by_victim: impl FnOnce() -> bool) -> Option<Kind> {
-    let kind = match p.protocol.as_deref()? {
-        "UDP" if p.dns_response == Some(false) => return Some(Kind::Dns),
-        "UDP" => Kind::Udp,
+/// What two hosts sent each other in a window, by direction (0: from the lower address to the
+/// higher one, 1: back).
+#[derive(Default)]
+struct Conversation {
+    /// `answered[d]`: the sender in direction `d` answered the other at least once.
+    answered: [bool; 2],
+    /// Packets of each kind, by direction.
+    sent: [[u32; KINDS]; 2],
+    /// The UDP and TCP destination ports of each direction's packets, kept while the receiver
+    /// has not answered (only then can they be a flood, or a scan).
+    ports: [Ports; 2],
+}
+
+const KINDS: usize = Kind::ALL.len();
+
+/// Ports as `kind << 16 | port`: most senders use one (a flood), a scanner many.
+#[derive(Default)]
+enum Ports {
+    #[default]
+    None,
+    One(u32),
+    Many(FxHashSet<u32>),
+}
+
+impl Ports {
+    /// Adds one; whether it was new.
+    fn insert(&mut self, kind: Kind, port: u16) -> bool {
+        let key = (kind as u32) << 16 | u32::from(port);
+        match self {
+            Ports::None => *self = Ports::One(key),
+            Ports::One(one) if *one == key => return false,
+            Ports::One(one) => *self = Ports::Many([*one, key].into_iter().collect()),
+            Ports::Many(set) => return set.insert(key),
+        }
+        true
+    }
+
+    fn count(&self, kind: Kind) -> u32 {
+        let of_kind = |key: &u32| key >> 16 == kind as u32;
+        match self {
+            Ports::None => 0,
+            Ports::One(key) => u32::from(of_kind(key)),
+            Ports::Many(set) => u32::try_from(set.iter().filter(|k| of_kind(k)).count()).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+fn window_findings(
+    window: &[Packet],
+    at: (u32, i64),
+    rates: Rates,
+    scan_ports: u32,
+    scratch: &mut Scratch,
+    out: &mut Vec<Finding>,
+) {
+    // One pass: every conversation's answers, packets of each kind and ports. Packets of one
+    // conversation come in runs, both ways, so the last one is looked up before the map.
+    let Scratch { index, conversations, .. } = scratch;
+    index.clear();
+    conversations.clear();
+    let mut last: Option<((IpAddr, IpAddr), usize)> = None;
+    let mut ports_kept = 0usize;
+    for p in window {
+        let (Some(src), Some(dst)) = (p.src_ip, p.dst_ip) else { continue };
+        if src == dst {
+            continue;
+        }
+        let (pair, d) = if src < dst { ((src, dst), 0) } else { ((dst, src), 1) };
+        let slot = match last {
+            Some((key, slot)) if key == pair => slot,
+            _ => match index.get(&(bits(pair.0), bits(pair.1))) {
+                Some(&slot) => slot,
+                None if conversations.len() < MAX_TRACKED => {
+                    index.insert((bits(pair.0), bits(pair.1)), conversations.len());
+                    conversations.push((pair, Conversation::default()));
+                    conversations.len() - 1
+                }
+                None => continue,
+            },
+        };
+        last = Some((pair, slot));
+        let conversation = &mut conversations[slot].1;
+        if answers(p) {
+            conversation.answered[d] = true;
+        }
+        let Some(kind) = kind_of(p).filter(|k| k.rate(rates) > 0 && unicast(dst)) else { continue };
+        let n = &mut conversation.sent[d][kind as usize];
+        *n = n.saturating_add(1);
+        if kind.has_ports() && !conversation.answered[1 - d] && ports_kept < MAX_TRACKED {
+            if let Some(port) = p.dst_port {
+                ports_kept += usize::from(conversation.ports[d].insert(kind, port));
+            }
+        }
+    }
+    // (victim, kind, source, packets), without sources the victim answered (UDP, TCP) or that
+    // probe many ports of it; grouped by (victim, kind), and only a group that reaches its
+    // threshold is made a finding.
+    let contributions = &mut scratch.contributions;
+    contributions.clear();
+    for ((lo, hi), conversation) in conversations.iter() {
+        for d in 0..2 {
+            let (source, victim) = if d == 0 { (*lo, *hi) } else { (*hi, *lo) };
+            for kind in Kind::ALL {
+                let n = conversation.sent[d][kind as usize];
+                if n == 0 || (kind.has_ports() && conversation.answered[1 - d]) {
+                    continue;
+                }
+                let spread = conversation.ports[d].count(kind);
+                let probing = scan_ports > 0 && spread >= scan_ports && n < PROBES_PER_PORT.saturating_mul(spread);
+                if !probing {
+                    contributions.push((victim, kind, source, n));
+                }
+            }
+        }
+    }
+    contributions.sort_unstable_by_key(|&(victim, kind, _, _)| (victim, kind));
+    let (seconds, _) = at;
+    for group in contributions.chunk_by(|a, b| (a.0, a.1) == (b.0, b.1)) {
+        let (victim, kind) = (group[0].0, group[0].1);
+        let threshold = kind.rate(rates).saturating_mul(seconds);
+        let total = group.iter().fold(0u32, |sum, c| sum.saturating_add(c.3));
+        if total >= threshold {
+            let by_source: FxHashMap<IpAddr, u32> = group.iter().map(|c| (c.2, c.3)).collect();
+            out.push(Finding::new(kind.class(), kind.counted(), at, victim, None).counted_from(&by_source, threshold));
+        }
+    }
+}
+
+/// An address as 128 bits (IPv4 mapped into IPv6): hashed in two words, not byte by byte.
+fn bits(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
+/// The kind of flood a packet would be part of (UDP and TCP only when its destination never
+/// answers its source).
+fn kind_of(p: &Packet) -> Option<Kind> {
+    match p.protocol.as_deref()? {
+        "UDP" if p.dns_response == Some(false) => Some(Kind::Dns),
+        "UDP" => Some(Kind::Udp),
         // A connection attempt (SYN without ACK) is the SYN flood rule's.
-        "TCP" if flag(p.tcp_syn) && !flag(p.tcp_ack) => return None,
-        "TCP" => Kind::Tcp,
-        "ICMP" | "ICMPv6" if icmp_query(p) => return Some(Kind::Icmp),
-        _ => return None,
-    };
-    unanswered_by_victim().then_some(kind)
+        "TCP" if flag(p.tcp_syn) && !flag(p.tcp_ack) => None,
+        "TCP" => Some(Kind::Tcp),
+        "ICMP" | "ICMPv6" if icmp_query(p) => Some(Kind::Icmp),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
