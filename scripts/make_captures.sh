@@ -18,7 +18,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${1:-/var/cache/traffic_analyzer/captures}
 ALL_SCENARIOS="benign port_scan_syn port_scan_connect port_scan_udp port_scan_version port_scan_masscan
     port_scan_fin port_scan_xmas port_scan_null port_scan_ack port_scan_maimon port_scan_window port_scan_slow
-    sweep_ping sweep_port syn_flood syn_flood_low syn_flood_distributed udp_flood_distributed icmp_flood_distributed
+    sweep_ping sweep_port port_scan_v6 sweep_v6 syn_flood syn_flood_low syn_flood_distributed udp_flood_distributed icmp_flood_distributed
     ack_flood rst_flood udp_flood_spoofed syn_flood_spoofed udp_flood icmp_flood udp_flood_low icmp_flood_low
     brute_force_ssh brute_force_ftp brute_force_ssh_medusa brute_force_ssh_ncrack brute_force_http
     slowloris slow_read slow_post dns_flood dns_flood_ports dns_flood_clients
@@ -37,6 +37,10 @@ CLIENT2=$NET.22
 # Absent hosts for sweeps: the attacker routes this range through the victim, which does not
 # forward, so every probe is seen on the lab's bridge and none is answered.
 ABSENT=10.78.0.0/24
+# IPv6, for the IPv6 scans only (unique local addresses on the victim and the attacker).
+VICTIM6=fd77::10
+ATTACKER6=fd77::66
+ABSENT6=fd78::
 WARMUP=${WARMUP:-6}             # benign-only seconds before and after the attack
 ATTACK_SECS=${ATTACK_SECS:-20}  # upper bound of each attack
 
@@ -102,6 +106,15 @@ add_host() {
     in_ns "$host" ip addr add "$address/24" dev eth0
     in_ns "$host" ip link set eth0 up
     in_ns "$host" ip link set lo up
+}
+
+# IPv6 on a lab host (the IPv6 scans): a static address, no duplicate address detection, no
+# router solicitations, so the host says nothing on IPv6 it is not asked to.
+enable_ipv6() {
+    local host=$1 address=$2
+    in_ns "$host" sysctl -qw net.ipv6.conf.eth0.accept_ra=0 net.ipv6.conf.eth0.router_solicitations=0 \
+        net.ipv6.conf.eth0.accept_dad=0 net.ipv6.conf.eth0.disable_ipv6=0
+    in_ns "$host" ip -6 addr add "$address/64" dev eth0 nodad
 }
 
 # `count` more attackers (namespaces bot1.., addresses .101 up) on the lab's bridge; prints their
@@ -257,6 +270,22 @@ run_attack() {
             in_ns attacker ip route add "$ABSENT" via "$VICTIM"
             in_ns attacker timeout "$T" nmap -sS -n -Pn -T4 -p $((seed % 2 == 1 ? 22 : 445)) --max-retries 1 "$ABSENT"
             echo "LABEL: Host_Sweep $ATTACKER -" ;;
+        port_scan_v6)
+            # A SYN scan over IPv6 (the victim serves nothing there: every port refuses).
+            enable_ipv6 victim "$VICTIM6"
+            enable_ipv6 attacker "$ATTACKER6"
+            sleep 1
+            in_ns attacker timeout "$T" nmap -6 -sS -n -Pn -T4 -p 1-$((300 * seed)) --max-retries 1 "$VICTIM6"
+            echo "LABEL: Port_Scan $ATTACKER6 $VICTIM6" ;;
+        sweep_v6)
+            # Host discovery across 256 absent IPv6 hosts routed through the victim.
+            enable_ipv6 victim "$VICTIM6"
+            enable_ipv6 attacker "$ATTACKER6"
+            in_ns attacker ip -6 route add "$ABSENT6/120" via "$VICTIM6"
+            for i in $(seq 0 255); do printf '%s%x\n' "$ABSENT6" "$i"; done > "$dir/absent6"
+            sleep 1
+            in_ns attacker timeout "$T" nmap -6 -sn -n -T4 -iL "$dir/absent6"
+            echo "LABEL: Host_Sweep $ATTACKER6 -" ;;
         port_scan_masscan)
             local mac
             mac=$(in_ns victim cat /sys/class/net/eth0/address)
@@ -428,7 +457,7 @@ capture() {
     # The tools end by their own count or by `timeout` (exit 124): both are fine.
     (cd "$dir" && run_attack "$scenario" "$seed" "$dir") > "$dir/attack.log" 2>&1 || true
     # (masscan's progress ends in \r, not \n: the label may not start a line.)
-    result=$(grep -ao 'LABEL: [A-Za-z_]* [0-9.,-]*\( -\)\?' "$dir/attack.log" | tail -n 1 | sed 's/^LABEL: //')
+    result=$(grep -ao 'LABEL: [A-Za-z_]* [0-9a-f.:,-]*\( [0-9a-f.:-]*\)\?' "$dir/attack.log" | tail -n 1 | sed 's/^LABEL: //')
     attack_end=$(date +%s.%N)
     sleep "$WARMUP"
     end=$(date +%s.%N)
@@ -437,7 +466,10 @@ capture() {
     wait 2> /dev/null || true
     local class=${result%% *} attackers victims_json="[\"$VICTIM\"]"
     attackers=$(echo "$result" | cut -d' ' -f2)
-    [ "$(echo "$result" | cut -d' ' -f3)" = "-" ] && victims_json="[]"
+    local victim_field
+    victim_field=$(echo "$result" | cut -d' ' -f3)
+    [ "$victim_field" = "-" ] && victims_json="[]"
+    [ -n "$victim_field" ] && [ "$victim_field" != "-" ] && victims_json="[\"$victim_field\"]"
     if [ -z "$class" ]; then
         echo "$name: the attack did not run: $(tail -n 3 "$dir/attack.log")" >&2
         return 1

@@ -96,11 +96,12 @@ enum Command {
         benign_seconds: f64,
         #[arg(long = "scenario", default_values_t = [
             "benign", "benign_resolver", "port_scan_syn", "port_scan_fin", "port_scan_xmas", "port_scan_null",
-            "port_scan_ack", "port_scan_maimon", "port_scan_window", "port_scan_slow", "sweep_ping", "sweep_port",
-            "syn_flood", "syn_flood_low", "syn_flood_distributed", "syn_flood_spoofed", "udp_flood", "udp_flood_low",
-            "udp_flood_distributed", "udp_flood_spoofed", "icmp_flood", "icmp_flood_low", "icmp_flood_distributed",
-            "ack_flood", "rst_flood", "brute_force_ssh", "brute_force_ssh_medusa", "brute_force_http", "slowloris",
-            "slow_post", "dns_flood", "dns_flood_ports", "dns_flood_clients"
+            "port_scan_ack", "port_scan_maimon", "port_scan_window", "port_scan_slow", "port_scan_v6", "sweep_ping",
+            "sweep_port", "sweep_v6", "syn_flood", "syn_flood_low", "syn_flood_distributed", "syn_flood_spoofed",
+            "udp_flood", "udp_flood_low", "udp_flood_distributed", "udp_flood_spoofed", "icmp_flood",
+            "icmp_flood_low", "icmp_flood_distributed", "ack_flood", "rst_flood", "brute_force_ssh",
+            "brute_force_ssh_medusa", "brute_force_http", "slowloris", "slow_post", "dns_flood", "dns_flood_ports",
+            "dns_flood_clients"
         ].map(String::from))]
         scenarios: Vec<String>,
     },
@@ -219,5 +220,28 @@ fn main() -> anyhow::Result<()> {
             println!("model: {} ({} trees), card: {}", model.display(), parsed.num_trees(), card.display());
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `trainer fixtures` by default writes the captures the detection test replays, no more, no
+    /// fewer.
+    #[test]
+    fn the_default_fixtures_are_the_ones_in_tests_captures() {
+        let Command::Fixtures { mut scenarios, seed, .. } = Cli::parse_from(["trainer", "fixtures"]).command else {
+            panic!("fixtures parses");
+        };
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/captures");
+        let suffix = format!("-{seed}.pcap.gz");
+        let mut present: Vec<String> = std::fs::read_dir(&dir)
+            .expect("tests/captures")
+            .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(&suffix).map(String::from))
+            .collect();
+        scenarios.sort();
+        present.sort();
+        assert_eq!(scenarios, present);
     }
 }
