@@ -129,30 +129,35 @@ pub fn register_gucs() {
 /// Attackers an alert lists at most (a flood from many real sources lists its busiest).
 const ATTACKERS_KEPT: i64 = 50;
 
+/// A count setting's value now (the settings are 0 or more).
+fn count_setting(setting: &GucSetting<i32>) -> u32 {
+    u32::try_from(setting.get()).unwrap_or(0)
+}
+
 /// The SYN flood rule's threshold as set now (0: off).
 pub fn syn_flood_threshold() -> u32 {
-    u32::try_from(SYN_FLOOD_THRESHOLD.get()).unwrap_or(0)
+    count_setting(&SYN_FLOOD_THRESHOLD)
 }
 
 /// The packet flood rule's rates as set now (0: off).
 pub fn flood_rates() -> flood::Rates {
-    let get = |setting: &GucSetting<i32>| u32::try_from(setting.get()).unwrap_or(0);
-    flood::Rates { packets: get(&FLOOD_RATE_THRESHOLD), dns_queries: get(&DNS_FLOOD_RATE_THRESHOLD) }
+    flood::Rates {
+        packets: count_setting(&FLOOD_RATE_THRESHOLD),
+        dns_queries: count_setting(&DNS_FLOOD_RATE_THRESHOLD),
+    }
 }
 
 /// The brute-force rule's thresholds as set now (0: off).
 pub fn brute_force_thresholds() -> brute_force::Thresholds {
-    let get = |setting: &GucSetting<i32>| u32::try_from(setting.get()).unwrap_or(0);
     brute_force::Thresholds {
-        http_failures: get(&HTTP_AUTH_FAILURE_THRESHOLD),
-        login_connections: get(&LOGIN_CONNECTION_THRESHOLD),
+        http_failures: count_setting(&HTTP_AUTH_FAILURE_THRESHOLD),
+        login_connections: count_setting(&LOGIN_CONNECTION_THRESHOLD),
     }
 }
 
 /// The scan rule's thresholds as set now.
 pub fn scan_thresholds() -> ScanThresholds {
-    let get = |setting: &GucSetting<i32>| u32::try_from(setting.get()).unwrap_or(0);
-    ScanThresholds { ports: get(&SCAN_PORT_THRESHOLD), hosts: get(&SWEEP_HOST_THRESHOLD) }
+    ScanThresholds { ports: count_setting(&SCAN_PORT_THRESHOLD), hosts: count_setting(&SWEEP_HOST_THRESHOLD) }
 }
 
 /// Predictions for window rows, with the model that made them (None without an active model).

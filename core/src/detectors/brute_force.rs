@@ -43,6 +43,14 @@ pub struct Thresholds {
 
 impl Thresholds {
     pub const DEFAULT: Thresholds = Thresholds { http_failures: 20, login_connections: 30 };
+
+    /// The threshold of what a service counts (0: off).
+    fn of(self, service: Service) -> u32 {
+        match service {
+            Service::Http => self.http_failures,
+            Service::Login(_) => self.login_connections,
+        }
+    }
 }
 
 /// What was counted.
@@ -105,24 +113,22 @@ fn window_findings(window: &[Packet], at: (u32, i64), thresholds: Thresholds, ou
     let mut accepted: FxHashSet<(Guessing, u16)> = FxHashSet::default();
     for p in window {
         let (Some(server), Some(client)) = (p.src_ip, p.dst_ip) else { continue };
-        let (service, threshold) = match p.protocol.as_deref() {
+        let service = match p.protocol.as_deref() {
             Some("TCP") if flag(p.tcp_syn) && flag(p.tcp_ack) => {
                 let (Some(port), Some(client_port)) = (p.src_port, p.dst_port) else { continue };
-                if !LOGIN_PORTS.contains(&port) {
+                let service = Service::Login(port);
+                if !LOGIN_PORTS.contains(&port) || thresholds.of(service) == 0 {
                     continue;
                 }
-                let key = (client, server, Service::Login(port));
-                if accepted.len() >= MAX_TRACKED || !accepted.insert((key, client_port)) {
+                if accepted.len() >= MAX_TRACKED || !accepted.insert(((client, server, service), client_port)) {
                     continue;
                 }
-                (Service::Login(port), thresholds.login_connections)
+                service
             }
-            _ if p.http_status.is_some_and(|s| HTTP_AUTH_FAILURES.contains(&s)) => {
-                (Service::Http, thresholds.http_failures)
-            }
+            _ if p.http_status.is_some_and(|s| HTTP_AUTH_FAILURES.contains(&s)) => Service::Http,
             _ => continue,
         };
-        if threshold == 0 {
+        if thresholds.of(service) == 0 {
             continue;
         }
         let tracked = counts.len() < MAX_TRACKED;
@@ -135,10 +141,7 @@ fn window_findings(window: &[Packet], at: (u32, i64), thresholds: Thresholds, ou
     let mut found: Vec<Finding> = counts
         .into_iter()
         .filter_map(|((attacker, victim, service), count)| {
-            let threshold = match service {
-                Service::Http => thresholds.http_failures,
-                Service::Login(_) => thresholds.login_connections,
-            };
+            let threshold = thresholds.of(service);
             (count >= threshold).then_some(Finding {
                 window_seconds: at.0,
                 start_micros: at.1,

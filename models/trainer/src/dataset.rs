@@ -112,6 +112,17 @@ pub fn write_csv(rows: &[LabelledRow], out: &mut impl Write) -> anyhow::Result<(
     Ok(())
 }
 
+/// The real benign captures in a directory (`.pcap`, `.pcapng`), by name.
+pub fn benign_captures(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 /// Captures in a directory: every NAME.pcap with its NAME.labels.json, in name order.
 pub fn labelled_captures(dir: &Path) -> anyhow::Result<Vec<(PathBuf, CaptureLabels)>> {
     let mut found = Vec::new();

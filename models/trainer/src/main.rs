@@ -116,12 +116,7 @@ fn all_rows(data: &Data) -> anyhow::Result<Vec<dataset::LabelledRow>> {
     let mut held_back_backgrounds = Vec::new();
     let mut rows = Vec::new();
     if let Some(dir) = &data.benign {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
-            .collect();
-        files.sort();
-        for (i, file) in files.iter().enumerate() {
+        for (i, file) in dataset::benign_captures(dir)?.iter().enumerate() {
             let held_back = i % 3 == 2;
             let packets = dataset::read_packets(std::slice::from_ref(file))?;
             let seed = if held_back { data.test_seed } else { 0 };

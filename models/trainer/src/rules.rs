@@ -5,7 +5,7 @@
 //! classes about its hosts; per real benign capture, every finding (each a false alert).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use traffic_core::alerts::RuleFinding;
 use traffic_core::detectors::brute_force::{self, brute_force_findings};
@@ -13,7 +13,7 @@ use traffic_core::detectors::flood::Rates;
 use traffic_core::detectors::{packet_flood_findings, scan_findings, syn_flood_findings, ScanThresholds};
 use traffic_core::Packet;
 
-use crate::dataset::{labelled_captures, read_packets};
+use crate::dataset::{benign_captures, labelled_captures, read_packets};
 use crate::labels::Attack;
 
 /// Every rule's findings in `packets` (capture-time order) for each window size, at the defaults.
@@ -106,12 +106,7 @@ pub fn report(captures: &Path, benign: Option<&Path>, windows: &[u32]) -> anyhow
         );
     }
     if let Some(dir) = benign {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
-            .collect();
-        files.sort();
-        for file in files {
+        for file in benign_captures(dir)? {
             let packets = read_packets(std::slice::from_ref(&file))?;
             benign_hours += busy_hours(&packets);
             let found = findings(&packets, windows);

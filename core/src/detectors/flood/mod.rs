@@ -12,8 +12,6 @@ pub mod syn;
 
 use std::net::IpAddr;
 
-use rustc_hash::FxHashMap;
-
 pub use packets::{packet_flood_findings, Rates};
 pub use syn::{syn_flood_findings, DEFAULT_THRESHOLD, MAX_CONNECTIONS, SYN_FLOOD};
 
@@ -32,7 +30,7 @@ pub struct Finding {
     pub victim: IpAddr,
     /// The port flooded, when the rule counts per port (a SYN flood's).
     pub port: Option<u16>,
-    /// What was counted, in words ("half-open handshakes", "ICMP echo requests", ...).
+    /// What was counted, in words ("half-open handshakes", "ICMP queries", ...).
     pub counted: &'static str,
     pub count: u32,
     /// Distinct sources of them.
@@ -44,32 +42,32 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// A finding from the counts per source of one flood.
-    fn new(class: &'static str, counted: &'static str, window: (u32, i64), victim: IpAddr, port: Option<u16>) -> Self {
+    /// A flood of `counted` at `victim` in `window` (seconds, start), from the counts of its
+    /// sources (each source once).
+    fn new(
+        (class, counted): (&'static str, &'static str),
+        (window_seconds, start_micros): (u32, i64),
+        (victim, port): (IpAddr, Option<u16>),
+        by_source: impl IntoIterator<Item = (IpAddr, u32)>,
+        threshold: u32,
+    ) -> Self {
+        let mut top: Vec<(IpAddr, u32)> = by_source.into_iter().collect();
+        let count = top.iter().fold(0u32, |sum, (_, n)| sum.saturating_add(*n));
+        let sources = u32::try_from(top.len()).unwrap_or(u32::MAX);
+        top.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        top.truncate(SOURCES_KEPT);
         Finding {
             class,
-            window_seconds: window.0,
-            start_micros: window.1,
+            window_seconds,
+            start_micros,
             victim,
             port,
             counted,
-            count: 0,
-            sources: 0,
-            top_sources: Vec::new(),
-            threshold: 0,
+            count,
+            sources,
+            top_sources: top,
+            threshold,
         }
-    }
-
-    /// The finding with its count, sources and busiest sources from `by_source`.
-    fn counted_from(mut self, by_source: &FxHashMap<IpAddr, u32>, threshold: u32) -> Self {
-        self.count = by_source.values().fold(0u32, |sum, n| sum.saturating_add(*n));
-        self.sources = u32::try_from(by_source.len()).unwrap_or(u32::MAX);
-        let mut top: Vec<(IpAddr, u32)> = by_source.iter().map(|(ip, n)| (*ip, *n)).collect();
-        top.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        top.truncate(SOURCES_KEPT);
-        self.top_sources = top;
-        self.threshold = threshold;
-        self
     }
 
     /// The one source behind at least half of the flood, if there is one.

@@ -23,8 +23,8 @@ use crate::detectors::{answers, flag, icmp_query, unicast};
 use crate::features::split_windows;
 use crate::packet::Packet;
 
-/// Entries (answering pairs, counted sources, ports) tracked per window; beyond it new ones are
-/// not counted (a random-source flood makes every packet a new source).
+/// Conversations (pairs of hosts), and ports of unanswered ones, tracked per window; beyond it
+/// new ones are not counted (a random-source flood makes every packet a new conversation).
 pub const MAX_TRACKED: usize = 2_000_000;
 
 /// A source whose packets to a host cover at least the scan rule's ports, fewer than this many
@@ -44,7 +44,7 @@ impl Rates {
     pub const DEFAULT: Rates = Rates { packets: 200, dns_queries: 1_000 };
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
     Icmp,
     Dns,
@@ -231,8 +231,8 @@ fn window_findings(
         let threshold = kind.rate(rates).saturating_mul(seconds);
         let total = group.iter().fold(0u32, |sum, c| sum.saturating_add(c.3));
         if total >= threshold {
-            let by_source: FxHashMap<IpAddr, u32> = group.iter().map(|c| (c.2, c.3)).collect();
-            out.push(Finding::new(kind.class(), kind.counted(), at, victim, None).counted_from(&by_source, threshold));
+            let by_source = group.iter().map(|c| (c.2, c.3));
+            out.push(Finding::new((kind.class(), kind.counted()), at, (victim, None), by_source, threshold));
         }
     }
 }
@@ -245,8 +245,8 @@ fn bits(ip: IpAddr) -> u128 {
     }
 }
 
-/// The kind of flood a packet would be part of (UDP and TCP only when its destination never
-/// answers its source).
+/// The kind of flood a packet would be part of (UDP and TCP count only where its destination
+/// never answers its source: decided per conversation at the window's end).
 fn kind_of(p: &Packet) -> Option<Kind> {
     match p.protocol.as_deref()? {
         "UDP" if p.dns_response == Some(false) => Some(Kind::Dns),

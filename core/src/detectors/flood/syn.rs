@@ -1,14 +1,15 @@
 //! SYN floods by counting half-open handshakes: within a window, the connection attempts (SYN
 //! without ACK) to one port of one host that the client never completed (no ACK without SYN or
-//! RST followed on that connection). A flood leaves them half-open at any
-//! rate and from any number of sources, spoofed or real; a busy server's clients complete theirs.
-//! Only the client's direction is needed, so a sensor that sees one direction still counts right.
+//! RST followed on that connection). A flood leaves them half-open at any rate and from any
+//! number of sources, spoofed or real; a busy server's clients complete theirs. Only the client's
+//! direction is needed, so a sensor that sees one direction still counts right.
 
 use std::net::IpAddr;
 
 use rustc_hash::FxHashMap;
 
 use super::Finding;
+use crate::detectors::flag;
 use crate::features::split_windows;
 use crate::packet::Packet;
 
@@ -49,7 +50,6 @@ fn window_findings(window: &[Packet], seconds: u32, start: i64, threshold: u32, 
         let (Some(src), Some(dst), Some(sport), Some(dport)) = (p.src_ip, p.dst_ip, p.src_port, p.dst_port) else {
             continue;
         };
-        let flag = |f: Option<bool>| f.unwrap_or(false);
         let (syn, ack, rst) = (flag(p.tcp_syn), flag(p.tcp_ack), flag(p.tcp_rst));
         let key = (src, sport, dst, dport);
         if syn && !ack {
@@ -72,8 +72,13 @@ fn window_findings(window: &[Packet], seconds: u32, start: i64, threshold: u32, 
     let mut found: Vec<Finding> = half_open
         .into_iter()
         .map(|((victim, port), by_source)| {
-            Finding::new(SYN_FLOOD, "half-open handshakes", (seconds, start), victim, Some(port))
-                .counted_from(&by_source, threshold)
+            Finding::new(
+                (SYN_FLOOD, "half-open handshakes"),
+                (seconds, start),
+                (victim, Some(port)),
+                by_source,
+                threshold,
+            )
         })
         .filter(|f| f.count >= threshold)
         .collect();
