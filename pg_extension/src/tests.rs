@@ -230,7 +230,10 @@ fn feature_names_follow_the_core_list() {
     assert_eq!(count("SELECT count(*) FROM feature_names()"), traffic_core::features::FEATURES.len() as i64);
     let first = Spi::get_one::<String>("SELECT name FROM feature_names() WHERE position = 1").unwrap();
     assert_eq!(first.as_deref(), Some("packet_count"));
-    assert_eq!(Spi::get_one::<i32>("SELECT feature_version()").unwrap(), Some(1));
+    assert_eq!(
+        Spi::get_one::<i32>("SELECT feature_version()").unwrap(),
+        Some(traffic_core::features::FEATURE_VERSION as i32)
+    );
 }
 
 /// Synthetic traffic over three 5-second windows of 2024-01-01: 5 sources, 40 ports, mixed protocols.
@@ -666,7 +669,11 @@ fn a_model_over_other_features_is_refused() {
 #[pg_test]
 #[should_panic(expected = "no model is active")]
 fn scoring_without_a_model_is_an_error() {
-    Spi::run("SELECT * FROM score(array_fill(0::float8, ARRAY[61]))").unwrap();
+    Spi::run(&format!(
+        "SELECT * FROM score(array_fill(0::float8, ARRAY[{}]))",
+        traffic_core::features::FEATURES.len()
+    ))
+    .unwrap();
 }
 
 #[pg_test]

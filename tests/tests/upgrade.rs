@@ -4,7 +4,7 @@
 use e2e::TestDb;
 
 /// Every earlier release, each upgraded to the current version.
-const PREVIOUS: [&str; 7] = ["0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0", "0.6.0", "0.7.0"];
+const PREVIOUS: [&str; 8] = ["0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0", "0.6.0", "0.7.0", "0.8.0"];
 
 /// Every object of the extension's schema that matters, one line each (partitions left out).
 const CATALOG: &str = r"
@@ -74,4 +74,23 @@ async fn upgrading_from_every_earlier_release_equals_a_fresh_install() {
         upgraded.run_jobs_as_if_quiet().await.expect("run");
         assert_eq!(upgraded.count("SELECT count(DISTINCT window_seconds) FROM aggregated_features").await, 3);
     }
+}
+
+/// A model of another feature list cannot score the new version's rows: the upgrade leaves it in
+/// `models` but no longer active (the rules keep alerting until the shipped model is loaded).
+#[tokio::test]
+async fn upgrading_the_feature_list_deactivates_a_model_of_the_old_one() {
+    let db = TestDb::create("ta_e2e_upgrade_model").await.expect("db");
+    db.admin
+        .batch_execute(
+            "DROP EXTENSION traffic_analyzer;
+             CREATE EXTENSION traffic_analyzer VERSION '0.8.0';
+             INSERT INTO models (name, version, feature_version, classes, model, active)
+             VALUES ('old', 1, 1, '{Normal,SYN_Flood}', '{}', true);
+             ALTER EXTENSION traffic_analyzer UPDATE;",
+        )
+        .await
+        .expect("install 0.8.0 with a model of feature list version 1, and update");
+    assert_eq!(db.count("SELECT count(*) FROM models WHERE name = 'old' AND NOT active").await, 1);
+    assert_eq!(db.count("SELECT count(*) FROM models WHERE active").await, 0);
 }

@@ -77,6 +77,12 @@ fn reference_expressions() -> BTreeMap<&'static str, &'static str> {
         ("iat_mean", "coalesce(avg(gap), 0)"),
         ("iat_std", "coalesce(stddev_pop(gap), 0)"),
         ("ttl_mean", "coalesce(avg(ttl), 0)"),
+        ("distinct_targets", "coalesce((SELECT count(DISTINCT (dst_ip, protocol, port)) FROM targets t WHERE t.ws = p.ws), 0)"),
+        ("max_targets_per_src", "coalesce((SELECT max(n) FROM targets_per_src s WHERE s.ws = p.ws), 0)"),
+        ("max_probed_targets_per_src", "coalesce((SELECT max(probed) FROM targets_per_src s WHERE s.ws = p.ws), 0)"),
+        ("probed_target_ratio", "coalesce((SELECT avg(probed::int) FROM targets t WHERE t.ws = p.ws), 0)"),
+        ("max_syns_per_target", "coalesce((SELECT max(syns) FROM targets t WHERE t.ws = p.ws), 0)"),
+        ("icmp_query_count", "count(*) FILTER (WHERE icmp_query)"),
     ])
 }
 
@@ -101,12 +107,22 @@ fn reference_query() -> String {
         "WITH p AS (
              SELECT r.*, to_timestamp(floor(extract(epoch FROM ts) / {WINDOW}) * {WINDOW}) AS ws,
                     protocol = 'TCP' AND coalesce(tcp_syn, false) AND NOT coalesce(tcp_ack, false) AS syn_only,
+                    coalesce((protocol = 'ICMP' AND icmp_type IN (8, 13, 15, 17)) OR (protocol = 'ICMPv6' AND icmp_type = 128), false) AS icmp_query,
                     extract(epoch FROM ts - lag(ts) OVER (PARTITION BY floor(extract(epoch FROM ts) / {WINDOW}) ORDER BY ts, id))::float8 AS gap
              FROM raw_packets r),
          {}, {}, {},
          fan_ports AS (SELECT ws, src_ip, count(DISTINCT dst_port) AS n FROM p WHERE src_ip IS NOT NULL AND dst_port IS NOT NULL GROUP BY 1, 2),
          fan_out AS (SELECT ws, src_ip, count(DISTINCT dst_ip) AS n FROM p WHERE src_ip IS NOT NULL AND dst_ip IS NOT NULL GROUP BY 1, 2),
-         fan_in AS (SELECT ws, dst_ip, count(DISTINCT src_ip) AS n FROM p WHERE src_ip IS NOT NULL AND dst_ip IS NOT NULL GROUP BY 1, 2)
+         fan_in AS (SELECT ws, dst_ip, count(DISTINCT src_ip) AS n FROM p WHERE src_ip IS NOT NULL AND dst_ip IS NOT NULL GROUP BY 1, 2),
+         targets AS (SELECT ws, src_ip, dst_ip, protocol, coalesce(dst_port, 0) AS port,
+                            bool_and(icmp_query OR coalesce(payload_length, 0) = 0) AS probed,
+                            count(*) FILTER (WHERE syn_only) AS syns
+                     FROM p
+                     WHERE src_ip IS NOT NULL AND dst_ip IS NOT NULL
+                       AND ((protocol IN ('TCP', 'UDP') AND dst_port IS NOT NULL) OR icmp_query)
+                       AND NOT (protocol = 'TCP' AND (coalesce(tcp_rst, false) OR (coalesce(tcp_syn, false) AND coalesce(tcp_ack, false))))
+                     GROUP BY 1, 2, 3, 4, 5),
+         targets_per_src AS (SELECT ws, src_ip, count(*) AS n, count(*) FILTER (WHERE probed) AS probed FROM targets GROUP BY 1, 2)
          SELECT (extract(epoch FROM ws) * 1000000)::int8, ARRAY[{}]::float8[] FROM p GROUP BY ws ORDER BY ws",
         entropy("src", "src_ip"),
         entropy("dst", "dst_ip"),

@@ -62,6 +62,21 @@ pub struct WindowAccumulator {
     gap_sq_sum: f64,
     ttl_sum: u64,
     ttl_count: u64,
+    targets: HashMap<Target, TargetUse>,
+    icmp_queries: u64,
+}
+
+/// What one source aims at: (source, destination, IP protocol number, destination port; 0 for
+/// ICMP queries).
+type Target = (IpAddr, IpAddr, u8, u16);
+
+/// What one source sent to one target.
+#[derive(Debug, Default, Clone, Copy)]
+struct TargetUse {
+    /// A packet with payload (TCP, UDP): the target was used, not only probed.
+    used: bool,
+    /// SYN-without-ACK packets: connection attempts.
+    syns: u64,
 }
 
 /// Features of one window, in [`FEATURES`] order.
@@ -97,6 +112,16 @@ fn entropy<'a>(counts: impl Iterator<Item = &'a u64>) -> f64 {
     }
     let total = total as f64;
     -counts.iter().map(|&c| c as f64 / total).map(|p| p * p.log2()).sum::<f64>()
+}
+
+/// ICMP requests a host answers (or that reveal it by their silence): echo, timestamp,
+/// information and address mask; ICMPv6 echo.
+fn is_icmp_query(v6: bool, icmp_type: Option<u8>) -> bool {
+    match icmp_type {
+        Some(t) if v6 => t == 128,
+        Some(t) => matches!(t, 8 | 13 | 15 | 17),
+        None => false,
+    }
 }
 
 /// The largest number of distinct partners any key has among `pairs`.
@@ -168,6 +193,27 @@ impl WindowAccumulator {
         }
         self.add_dns(p);
         self.add_http(p);
+        self.add_target(p);
+    }
+
+    /// A TCP/UDP packet to a port, or an ICMP query, aims at a target; answers do not (a RST
+    /// refuses, a SYN+ACK accepts: the victim of an ACK or SYN flood aims at nothing).
+    fn add_target(&mut self, p: &Packet) {
+        let (Some(src), Some(dst)) = (p.src_ip, p.dst_ip) else { return };
+        let flag = |f: Option<bool>| f.unwrap_or(false);
+        if p.protocol.as_deref() == Some("TCP") && (flag(p.tcp_rst) || (flag(p.tcp_syn) && flag(p.tcp_ack))) {
+            return;
+        }
+        let (protocol, port, used) = match (p.protocol.as_deref(), p.dst_port) {
+            (Some("TCP"), Some(port)) => (6, port, p.payload_length.unwrap_or(0) > 0),
+            (Some("UDP"), Some(port)) => (17, port, p.payload_length.unwrap_or(0) > 0),
+            (Some("ICMP"), _) if is_icmp_query(false, p.icmp_type) => (1, 0, false),
+            (Some("ICMPv6"), _) if is_icmp_query(true, p.icmp_type) => (58, 0, false),
+            _ => return,
+        };
+        let target = self.targets.entry((src, dst, protocol, port)).or_default();
+        target.used |= used;
+        target.syns += u64::from(protocol == 6 && flag(p.tcp_syn) && !flag(p.tcp_ack));
     }
 
     fn add_tcp(&mut self, p: &Packet) {
@@ -202,6 +248,7 @@ impl WindowAccumulator {
             (false, Some(3)) | (true, Some(1)) => self.icmp_unreachable += 1,
             _ => {}
         }
+        self.icmp_queries += u64::from(is_icmp_query(v6, p.icmp_type));
     }
 
     fn add_dns(&mut self, p: &Packet) {
@@ -323,6 +370,15 @@ impl WindowAccumulator {
         out.push("iat_mean", iat_mean);
         out.push("iat_std", iat_var.sqrt());
         out.push("ttl_mean", ratio(self.ttl_sum, self.ttl_count));
+        let aimed: HashSet<(IpAddr, u8, u16)> =
+            self.targets.keys().map(|(_, d, proto, port)| (*d, *proto, *port)).collect();
+        let probed = || self.targets.iter().filter(|(_, u)| !u.used);
+        out.push("distinct_targets", aimed.len() as f64);
+        out.push("max_targets_per_src", max_partners(self.targets.keys().map(|t| (t.0, ()))) as f64);
+        out.push("max_probed_targets_per_src", max_partners(probed().map(|(t, _)| (t.0, ()))) as f64);
+        out.push("probed_target_ratio", ratio(probed().count() as u64, self.targets.len() as u64));
+        out.push("max_syns_per_target", self.targets.values().map(|u| u.syns).max().unwrap_or(0) as f64);
+        out.push("icmp_query_count", self.icmp_queries as f64);
         FeatureVector { version: FEATURE_VERSION, values: out.0 }
     }
 }

@@ -38,7 +38,7 @@ pub const INPUT_COLUMNS: &[&str] = &[
 ];
 
 /// Bumped whenever a feature is added, removed, reordered or redefined; models record it.
-pub const FEATURE_VERSION: u32 = 1;
+pub const FEATURE_VERSION: u32 = 2;
 
 const fn f(name: &'static str, unit: &'static str, definition: &'static str) -> Feature {
     Feature { name, unit, definition }
@@ -116,6 +116,33 @@ pub const FEATURES: &[Feature] = &[
     f("iat_mean", "seconds", "Mean time between consecutive packets"),
     f("iat_std", "seconds", "Population standard deviation of the time between consecutive packets"),
     f("ttl_mean", "hops", "Mean IP TTL / hop limit"),
+    // Version 2: targets, whatever the flags or protocol. A target is what a source aims at: a
+    // destination host and TCP or UDP port (answers, TCP RST and SYN+ACK, aim at nothing), or a
+    // host it sends ICMP queries to. A probe carries no payload (TCP, UDP) or is an ICMP query:
+    // a scan or sweep is one source probing many targets, use is payload.
+    f(
+        "distinct_targets",
+        "targets",
+        "Distinct targets: (destination, TCP/UDP destination port) pairs, TCP RST and SYN+ACK answers aside, \
+         and destinations of ICMP queries",
+    ),
+    f("max_targets_per_src", "targets", "Largest number of distinct targets one source reached"),
+    f(
+        "max_probed_targets_per_src",
+        "targets",
+        "Largest number of distinct targets one source sent only probes to (TCP/UDP without payload, ICMP queries)",
+    ),
+    f("probed_target_ratio", "ratio", "Share of (source, target) pairs that saw only probes"),
+    f(
+        "max_syns_per_target",
+        "packets",
+        "Largest number of SYN-without-ACK packets one source sent to one target (connection attempts)",
+    ),
+    f(
+        "icmp_query_count",
+        "packets",
+        "ICMP queries: echo (8), timestamp (13), information (15) and address mask (17) requests, ICMPv6 echo (128)",
+    ),
 ];
 
 /// Position of a feature in [`FEATURES`].
@@ -129,6 +156,9 @@ pub fn features_markdown() -> String {
         "# Window features (version {FEATURE_VERSION})\n\n\
          Computed per window (5 s, 30 s, 180 s) and scope (global, per source host, per destination host)\n\
          by `traffic_core::features`, in this order. Ratios with an empty denominator are 0.\n\n\
+         Version 2 added the last six (targets and probes, whatever the TCP flags: what a scan or a \
+         sweep is); models record the version they were trained on and the extension scores only \
+         models of its own.\n\n\
          | # | name | unit | definition |\n|---|---|---|---|\n"
     );
     for (i, f) in FEATURES.iter().enumerate() {

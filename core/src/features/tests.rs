@@ -156,3 +156,51 @@ fn busiest_hosts_are_ordered_by_packets_then_address() {
     assert_eq!(top, ["10.0.0.1", "10.0.0.2", "10.0.0.4"]);
     assert_eq!(acc.busiest_destinations(5).len(), 1);
 }
+
+#[test]
+fn targets_and_probes_whatever_the_flags() {
+    let mut packets = Vec::new();
+    // A FIN scan of 50 ports (no SYN at all), and the victim's RSTs back to one source port.
+    for port in 1..=50u16 {
+        let mut probe = tcp(T0 + f64::from(port) * 0.01, "10.0.0.66", "10.0.0.10", port, false, false);
+        probe.tcp_fin = Some(true);
+        packets.push(probe);
+        let mut rst = tcp(T0 + f64::from(port) * 0.01 + 0.001, "10.0.0.10", "10.0.0.66", 40000, false, true);
+        rst.tcp_rst = Some(true);
+        packets.push(rst);
+    }
+    // A web client: three connection attempts to port 80, then a request with payload.
+    for i in 0..3 {
+        packets.push(tcp(T0 + 1.0 + f64::from(i), "10.0.0.21", "10.0.0.10", 80, true, false));
+    }
+    let mut request = tcp(T0 + 4.5, "10.0.0.21", "10.0.0.10", 80, false, true);
+    request.payload_length = Some(120);
+    packets.push(request);
+    // A ping sweep of four hosts with ICMP timestamp requests (no echo).
+    for host in 1..=4 {
+        let mut ping = Packet::new(T0 + 2.0, "eth0", 54);
+        ping.protocol = Some("ICMP".into());
+        ping.src_ip = Some("10.0.0.66".parse().unwrap());
+        ping.dst_ip = Some(format!("10.9.0.{host}").parse().unwrap());
+        ping.icmp_type = Some(13);
+        packets.push(ping);
+    }
+    // Slowloris-like: 20 connections held open to one web server, a header line each.
+    for port in 50_000..50_020u16 {
+        let mut header = tcp(T0 + 3.0, "10.0.0.30", "10.0.0.10", 80, false, true);
+        header.src_port = Some(port);
+        header.payload_length = Some(20);
+        packets.push(header);
+    }
+    packets.sort_by(|a, b| a.timestamp.total_cmp(&b.timestamp));
+    let v = features(&packets, 5.0);
+    // 50 scanned ports + 4 swept hosts + port 80; the victim's RSTs are answers, not aims.
+    assert_eq!(get(&v, "distinct_targets"), 55.0);
+    assert_eq!(get(&v, "max_targets_per_src"), 54.0, "the scanner: 50 ports and 4 hosts");
+    assert_eq!(get(&v, "max_probed_targets_per_src"), 54.0);
+    // Pairs: the scanner's 54 probed, two clients' port 80 used.
+    assert_eq!(get(&v, "probed_target_ratio"), 54.0 / 56.0);
+    assert_eq!(get(&v, "max_syns_per_target"), 3.0);
+    assert_eq!(get(&v, "icmp_query_count"), 4.0);
+    assert_eq!(get(&v, "icmp_echo_request_count"), 0.0, "timestamp requests are not echo");
+}

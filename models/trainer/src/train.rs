@@ -8,9 +8,20 @@ use xgb::{parameters::BoosterParameters, Booster, DMatrix};
 
 use crate::dataset::LabelledRow;
 
-/// The classes, in model output order (Normal first).
-pub const CLASSES: [&str; 8] =
-    ["Normal", "Port_Scan", "SYN_Flood", "UDP_Flood", "ICMP_Flood", "Brute_Force", "Slow_DoS", "DNS_Flood"];
+/// The classes, in model output order (Normal first): every class the lab labels
+/// (scripts/make_captures.sh; a test checks).
+pub const CLASSES: [&str; 10] = [
+    "Normal",
+    "Port_Scan",
+    "Host_Sweep",
+    "SYN_Flood",
+    "TCP_Flood",
+    "UDP_Flood",
+    "ICMP_Flood",
+    "Brute_Force",
+    "Slow_DoS",
+    "DNS_Flood",
+];
 
 pub struct Settings {
     pub rounds: u32,
@@ -21,6 +32,10 @@ pub struct Settings {
     pub early_stopping: u32,
     /// Class balancing exponent (see `matrix`).
     pub balance: f64,
+    /// Share of the features each split chooses from (XGBoost's colsample_bynode): below 1, trees
+    /// cannot lean on one feature that happens to separate the lab's tools (a SYN count) and learn
+    /// the others that describe the attack too (targets probed, whatever the flags).
+    pub colsample: f64,
 }
 
 fn class_index(label: &str) -> anyhow::Result<usize> {
@@ -64,6 +79,7 @@ pub fn train(train: &[&LabelledRow], validation: &[&LabelledRow], s: &Settings) 
         ("nthread", "2".to_string()),
         ("tree_method", "hist".to_string()),
         ("eval_metric", "mlogloss".to_string()),
+        ("colsample_bynode", s.colsample.to_string()),
     ] {
         booster.set_param(name, &value)?;
     }
@@ -115,11 +131,26 @@ mod tests {
         }
     }
 
+    /// Every class a lab capture is labelled with can be learnt.
+    #[test]
+    fn the_classes_are_the_labs() {
+        let script = include_str!("../../../scripts/make_captures.sh");
+        let labelled: std::collections::BTreeSet<&str> = script
+            .split("LABEL: ")
+            .skip(1)
+            .filter_map(|rest| rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next())
+            .filter(|class| !class.is_empty() && *class != "CLASS")
+            .collect();
+        let ours: std::collections::BTreeSet<&str> = CLASSES.into_iter().collect();
+        assert_eq!(labelled, ours);
+    }
+
     #[test]
     fn the_trained_model_is_one_the_extension_accepts_and_scores_alike() {
         let rows: Vec<LabelledRow> = (0..300).map(row).collect();
         let refs: Vec<&LabelledRow> = rows.iter().collect();
-        let settings = Settings { rounds: 20, max_depth: 3, eta: 0.3, seed: 1, early_stopping: 5, balance: 1.0 };
+        let settings =
+            Settings { rounds: 20, max_depth: 3, eta: 0.3, seed: 1, early_stopping: 5, balance: 1.0, colsample: 1.0 };
         let json = train(&refs[..200], &refs[200..], &settings).unwrap();
         let model = traffic_core::model::Model::from_json(&json).unwrap();
         assert_eq!(model.classes(), CLASSES);
