@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Labelled captures made with real tools: hosts in network namespaces joined by a bridge (itself in
 # a namespace of its own, so nothing touches the host's network), a victim running real services
-# (nginx, sshd, vsftpd, dnsmasq), benign clients (curl, wrk, dig, iperf3) and one attack per capture
+# (nginx, sshd, vsftpd, dnsmasq), benign clients (curl, wrk, dig, iperf3, ssh) and one attack per capture
 # (nmap, masscan, hping3, slowhttptest, hydra, dnsperf). Every loop is bounded in count and time and
 # targets only the lab's addresses (10.77.0.0/24).
 #
@@ -22,7 +22,7 @@ ALL_SCENARIOS="benign port_scan_syn port_scan_connect port_scan_udp port_scan_ve
     ack_flood rst_flood udp_flood_spoofed syn_flood_spoofed udp_flood icmp_flood udp_flood_low icmp_flood_low
     brute_force_ssh brute_force_ftp brute_force_ssh_medusa brute_force_ssh_ncrack brute_force_http
     slowloris slow_read slow_post dns_flood dns_flood_ports dns_flood_clients
-    benign_resolver benign_web_load"
+    benign_resolver benign_web_load benign_ssh"
 SCENARIOS=${SCENARIOS:-$ALL_SCENARIOS}
 SEEDS=${SEEDS:-1}
 TOOLS=(nmap hping3 masscan slowhttptest hydra medusa ncrack iperf3 wrk dnsperf dnsmasq-base vsftpd openssh-server nginx-light
@@ -185,6 +185,8 @@ PasswordAuthentication yes
 MaxStartups 200:30:400
 MaxAuthTries 6
 UsePAM no
+AuthorizedKeysFile $dir/authorized_keys
+StrictModes no
 EOF
     in_ns victim /usr/sbin/sshd -f "$dir/sshd_config"
     cat > "$dir/vsftpd.conf" <<EOF
@@ -425,6 +427,38 @@ run_attack() {
                     done" > /dev/null 2>&1 &
                 pids+=($!)
             done
+            for pid in "${pids[@]}"; do wait "$pid" || true; done
+            echo "LABEL: Normal -" ;;
+        benign_ssh)
+            # Interactive SSH: 6 clients typing read-only commands a key at a time (50-350 ms
+            # apart, pauses between commands) in login sessions, and one copying 20-80 MB out
+            # over SSH (a bulk transfer inside an encrypted session).
+            local pids=() pid
+            add_bots 6 > /dev/null
+            ssh-keygen -q -t ed25519 -N '' -f "$dir/client_key" <<< y > /dev/null
+            cp "$dir/client_key.pub" "$dir/authorized_keys"
+            local ssh_opts="-i $dir/client_key -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes"
+            cat > "$dir/typist.sh" <<'TYPIST'
+# Types commands into a login shell as a person would, for $1 seconds at most.
+end=$((SECONDS + $1)); n=0
+commands=("ls /" "uptime" "date" "cat /etc/hostname" "df -h /" "ps -e | head -5" "echo ok")
+sleep 1
+while [ $SECONDS -lt $end ] && [ $n -lt 200 ]; do
+    line=${commands[$((RANDOM % ${#commands[@]}))]}
+    for ((i = 0; i < ${#line}; i++)); do printf '%s' "${line:$i:1}"; sleep 0.$((RANDOM % 30 + 5)); done
+    printf '\n'; n=$((n + 1)); sleep $((RANDOM % 3 + 1))
+done
+printf 'exit\n'
+TYPIST
+            for i in $(seq 1 6); do
+                in_ns "bot$i" bash -c "bash '$dir/typist.sh' $T | timeout $((T + 3)) ssh -tt $ssh_opts root@$VICTIM" \
+                    > /dev/null 2>&1 &
+                pids+=($!)
+            done
+            # shellcheck disable=SC2086 # the options are words
+            in_ns client2 timeout "$T" ssh $ssh_opts "root@$VICTIM" "head -c $((20000000 * seed)) /dev/zero" \
+                > /dev/null 2>&1 &
+            pids+=($!)
             for pid in "${pids[@]}"; do wait "$pid" || true; done
             echo "LABEL: Normal -" ;;
         benign)

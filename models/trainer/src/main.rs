@@ -82,6 +82,14 @@ enum Command {
         #[arg(long)]
         skip_leave_out: bool,
     },
+    /// A model (by default the shipped one) on every labelled capture in --captures (and the real
+    /// benign captures in --benign): what it does on captures it was not trained on.
+    Evaluate {
+        #[command(flatten)]
+        data: Data,
+        #[arg(long, default_value = "models/default.json")]
+        model: PathBuf,
+    },
     /// The transparent rules at their defaults over every labelled capture (and the real benign
     /// captures): which attacks they name, which other classes they raise, false findings.
     Rules {
@@ -160,6 +168,14 @@ fn main() -> anyhow::Result<()> {
                     .ok_or_else(|| anyhow::anyhow!("no {scenario} capture of seed {seed} in {}", captures.display()))?;
                 fixtures::write_fixture(capture, labels, (attack_seconds, benign_seconds), &out)?;
             }
+            Ok(())
+        }
+        Command::Evaluate { data, model } => {
+            let rows = all_rows(&data)?;
+            let json = std::fs::read_to_string(&model)?;
+            let parsed = traffic_core::model::Model::from_json(&json)?;
+            let evaluation = evaluate::evaluate(&parsed, &rows.iter().collect::<Vec<_>>(), 0.8)?;
+            println!("{} rows of {}:\n{}", rows.len(), data.captures.display(), evaluation.markdown());
             Ok(())
         }
         Command::Rules { data } => rules::report(&data.captures, data.benign.as_deref(), &data.windows),
