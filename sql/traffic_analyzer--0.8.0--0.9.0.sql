@@ -12,8 +12,8 @@ SELECT create_feature_functions();
 -- no longer active (the rules keep alerting) until the model shipped with 0.9.0 is loaded.
 DO $$
 BEGIN
-    IF EXISTS (SELECT FROM models WHERE active AND feature_version <> feature_version()) THEN
-        UPDATE models SET active = false WHERE active AND feature_version <> feature_version();
+    UPDATE models SET active = false WHERE active AND feature_version <> feature_version();
+    IF FOUND THEN
         RAISE WARNING 'traffic_analyzer computes feature list version %: the active model was trained on another version and is no longer active', feature_version()
             USING HINT = 'Load the model shipped with this version: SELECT load_model(''default'', pg_read_file(''/path/to/models/default.json''));';
     END IF;

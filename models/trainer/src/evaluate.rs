@@ -147,17 +147,50 @@ pub fn evaluate(model: &Model, rows: &[&LabelledRow], threshold: f64) -> anyhow:
     })
 }
 
-/// Per-family figures over incidents: (captures, detected in some window size, rows, right rows,
-/// wrong-class alerts).
-pub fn per_family(incidents: &[&Incident]) -> BTreeMap<String, (usize, usize, usize, usize, usize)> {
-    let mut out: BTreeMap<String, (usize, usize, usize, usize, usize)> = BTreeMap::new();
+/// Figures summed over incidents: of a family, of a variant left out.
+#[derive(Debug, Default, PartialEq)]
+pub struct Totals {
+    pub captures: usize,
+    /// Captures with an alert of their class in some window size.
+    pub detected: usize,
+    pub rows: usize,
+    pub right: usize,
+    pub wrong_class: usize,
+    pub called: BTreeMap<String, usize>,
+}
+
+impl Totals {
+    pub fn add(&mut self, i: &Incident) {
+        self.captures += 1;
+        self.detected += usize::from(i.detected_anywhere());
+        self.rows += i.rows;
+        self.right += i.right;
+        self.wrong_class += i.wrong_class_alerts();
+        for (class, count) in &i.called {
+            *self.called.entry(class.clone()).or_default() += count;
+        }
+    }
+
+    pub fn of<'a>(incidents: impl IntoIterator<Item = &'a Incident>) -> Totals {
+        let mut totals = Totals::default();
+        incidents.into_iter().for_each(|i| totals.add(i));
+        totals
+    }
+
+    pub fn recall(&self) -> f64 {
+        ratio(self.right, self.rows)
+    }
+
+    pub fn wrong_class_per_incident(&self) -> f64 {
+        ratio(self.wrong_class, self.captures)
+    }
+}
+
+/// Totals per family (the attack's class).
+pub fn per_family(incidents: &[Incident]) -> BTreeMap<String, Totals> {
+    let mut out: BTreeMap<String, Totals> = BTreeMap::new();
     for i in incidents {
-        let e = out.entry(i.class.clone()).or_default();
-        e.0 += 1;
-        e.1 += usize::from(i.detected_anywhere());
-        e.2 += i.rows;
-        e.3 += i.right;
-        e.4 += i.wrong_class_alerts();
+        out.entry(i.class.clone()).or_default().add(i);
     }
     out
 }
@@ -186,6 +219,15 @@ impl Evaluation {
         (precision, recall, f1, support)
     }
 
+    /// Incidents with an alert of their class in windows of `seconds`.
+    pub fn detected_in(&self, seconds: u32) -> usize {
+        self.incidents.iter().filter(|i| i.detected.get(&seconds) == Some(&true)).count()
+    }
+
+    pub fn false_alerts_total(&self) -> usize {
+        self.false_alerts.values().sum()
+    }
+
     pub fn false_alerts_per_hour(&self, seconds: u32) -> f64 {
         let alerts = self.false_alerts.get(&seconds).copied().unwrap_or(0);
         if self.benign_hours > 0.0 {
@@ -204,7 +246,7 @@ impl Evaluation {
         );
         let n = self.incidents.len();
         for (&seconds, &false_alerts) in &self.false_alerts {
-            let detected = self.incidents.iter().filter(|i| i.detected.get(&seconds) == Some(&true)).count();
+            let detected = self.detected_in(seconds);
             let wrong: usize = self.incidents.iter().map(|i| i.wrong_class.get(&seconds).copied().unwrap_or(0)).sum();
             let _ = writeln!(
                 out,
@@ -227,13 +269,14 @@ impl Evaluation {
         let mut out = String::from(
             "| family | captures | detected | row recall | alerts of a wrong class per incident |\n|---|---|---|---|---|\n",
         );
-        for (class, (captures, detected, rows, right, wrong)) in per_family(&self.incidents.iter().collect::<Vec<_>>())
-        {
+        for (class, t) in per_family(&self.incidents) {
             let _ = writeln!(
                 out,
-                "| {class} | {captures} | {detected} | {:.3} | {:.2} |",
-                ratio(right, rows),
-                ratio(wrong, captures)
+                "| {class} | {} | {} | {:.3} | {:.2} |",
+                t.captures,
+                t.detected,
+                t.recall(),
+                t.wrong_class_per_incident()
             );
         }
         out
@@ -341,6 +384,7 @@ mod tests {
         assert_eq!(flood.detected, BTreeMap::from([(5, true), (30, false)]));
         let udp = &e.incidents[1];
         assert_eq!((udp.right, udp.wrong_class_alerts(), mostly_called(&udp.called)), (0, 1, "SYN_Flood (2)".into()));
-        assert_eq!(per_family(&e.incidents.iter().collect::<Vec<_>>())["UDP_Flood"], (1, 0, 2, 0, 1));
+        let t = &per_family(&e.incidents)["UDP_Flood"];
+        assert_eq!((t.captures, t.detected, t.rows, t.right, t.wrong_class), (1, 0, 2, 0, 1));
     }
 }

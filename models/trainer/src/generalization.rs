@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::dataset::LabelledRow;
-use crate::evaluate::{self, Evaluation};
+use crate::evaluate::{self, Evaluation, Totals};
 use crate::train::{self, Settings};
 
 /// The variants held out, one at a time: (name, its scenarios in scripts/make_captures.sh).
@@ -69,33 +69,23 @@ pub fn leave_each_out(
         let model = traffic_core::model::Model::from_json(&json)?;
         let validation = evaluate::evaluate(&model, &checked, threshold)?;
         let evaluation = evaluate::evaluate(&model, &test, threshold)?;
+        let checked = Totals::of(&validation.incidents);
         eprintln!(
             "leave one out: {name}: validation {} of {} detected, {} false alerts",
-            detected(&validation),
-            validation.incidents.len(),
-            validation.false_alerts.values().sum::<usize>()
+            checked.detected,
+            checked.captures,
+            validation.false_alerts_total()
         );
         out.push(HeldOut { name, validation, evaluation });
     }
     Ok(out)
 }
 
-fn detected(e: &Evaluation) -> usize {
-    e.incidents.iter().filter(|i| i.detected_anywhere()).count()
-}
-
-/// Totals over the variants (validation captures): incidents detected, incidents, wrong-class
-/// alerts, false alerts. What settings are compared by.
-pub fn validation_totals(results: &[HeldOut]) -> (usize, usize, usize, usize) {
-    let mut totals = (0, 0, 0, 0);
-    for h in results {
-        let e = &h.validation;
-        totals.0 += detected(e);
-        totals.1 += e.incidents.len();
-        totals.2 += e.incidents.iter().map(|i| i.wrong_class_alerts()).sum::<usize>();
-        totals.3 += e.false_alerts.values().sum::<usize>();
-    }
-    totals
+/// Totals over the variants' validation captures, and their false alerts: what settings are
+/// compared by.
+pub fn validation_totals(results: &[HeldOut]) -> (Totals, usize) {
+    let totals = Totals::of(results.iter().flat_map(|h| &h.validation.incidents));
+    (totals, results.iter().map(|h| h.validation.false_alerts_total()).sum())
 }
 
 /// The card's table: per variant held out, incidents detected (in some window size and per size),
@@ -107,31 +97,19 @@ pub fn markdown(results: &[HeldOut]) -> String {
     );
     for h in results {
         let e = &h.evaluation;
-        let n = e.incidents.len();
-        let per_window: Vec<String> = e
-            .false_alerts
-            .keys()
-            .map(|s| e.incidents.iter().filter(|i| i.detected.get(s) == Some(&true)).count().to_string())
-            .collect();
-        let rows: usize = e.incidents.iter().map(|i| i.rows).sum();
-        let right: usize = e.incidents.iter().map(|i| i.right).sum();
-        let wrong: usize = e.incidents.iter().map(|i| i.wrong_class_alerts()).sum();
-        let mut called = std::collections::BTreeMap::new();
-        for i in &e.incidents {
-            for (class, count) in &i.called {
-                *called.entry(class.clone()).or_insert(0) += count;
-            }
-        }
+        let t = Totals::of(&e.incidents);
+        let per_window: Vec<String> = e.false_alerts.keys().map(|s| e.detected_in(*s).to_string()).collect();
         let _ = writeln!(
             out,
-            "| {} | {n} | {} | {} | {:.3} | {:.2} | {} | {} |",
+            "| {} | {} | {} | {} | {:.3} | {:.2} | {} | {} |",
             h.name,
-            detected(e),
+            t.captures,
+            t.detected,
             per_window.join(" / "),
-            if rows == 0 { 0.0 } else { right as f64 / rows as f64 },
-            if n == 0 { 0.0 } else { wrong as f64 / n as f64 },
-            e.false_alerts.values().sum::<usize>(),
-            evaluate::mostly_called(&called)
+            t.recall(),
+            t.wrong_class_per_incident(),
+            e.false_alerts_total(),
+            evaluate::mostly_called(&t.called)
         );
     }
     out

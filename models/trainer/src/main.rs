@@ -221,10 +221,11 @@ fn main() -> anyhow::Result<()> {
                 None
             } else {
                 let results = generalization::leave_each_out(&rows, (validation_seed, test_seed), &settings, 0.8)?;
-                let (detected, incidents, wrong, false_alerts) = generalization::validation_totals(&results);
+                let (totals, false_alerts) = generalization::validation_totals(&results);
                 println!(
-                    "variants left out, on their validation captures: {detected} of {incidents} detected, \
-                     {wrong} alerts of a wrong class, {false_alerts} false alerts"
+                    "variants left out, on their validation captures: {} of {} detected, {} alerts of a wrong \
+                     class, {false_alerts} false alerts",
+                    totals.detected, totals.captures, totals.wrong_class
                 );
                 Some(results)
             };
