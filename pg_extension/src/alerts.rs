@@ -7,7 +7,7 @@ use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, Inet, JsonB};
 use traffic_core::alerts::{
     alert_candidates, is_flagged, same_kind, with_findings, AlertCandidate, Detector, RuleFinding, ScoredRow,
 };
-use traffic_core::detectors::{brute_force, flood, ScanThresholds};
+use traffic_core::detectors::{brute_force, flood, slow_dos, RuleThresholds, ScanThresholds};
 use traffic_core::features::WindowRow;
 
 use crate::scoring::{active_model, explanation, prediction, ActiveModel, Prediction};
@@ -24,6 +24,7 @@ pub static HTTP_AUTH_FAILURE_THRESHOLD: GucSetting<i32> =
     GucSetting::<i32>::new(brute_force::Thresholds::DEFAULT.http_failures as i32);
 pub static LOGIN_CONNECTION_THRESHOLD: GucSetting<i32> =
     GucSetting::<i32>::new(brute_force::Thresholds::DEFAULT.login_connections as i32);
+pub static SLOW_DOS_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(slow_dos::DEFAULT_THRESHOLD as i32);
 
 pub fn register_gucs() {
     GucRegistry::define_float_guc(
@@ -124,6 +125,18 @@ pub fn register_gucs() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    GucRegistry::define_int_guc(
+        c"traffic_analyzer.slow_dos_threshold",
+        c"Connections one client holds at one port of one host in one window that raise a Slow_DoS alert (0: off)",
+        c"The slow DoS rule beside the model: held connections trickle a request the server acknowledges but \
+          does not answer (slowloris, slow POST), or advertise a zero window (slow read). Needs both directions on \
+          the wire. Try values with slow_dos_findings().",
+        &SLOW_DOS_THRESHOLD,
+        0,
+        i32::MAX,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
 }
 
 /// Attackers an alert lists at most (a flood from many real sources lists its busiest).
@@ -134,30 +147,24 @@ fn count_setting(setting: &GucSetting<i32>) -> u32 {
     u32::try_from(setting.get()).unwrap_or(0)
 }
 
-/// The SYN flood rule's threshold as set now (0: off).
-pub fn syn_flood_threshold() -> u32 {
-    count_setting(&SYN_FLOOD_THRESHOLD)
-}
-
-/// The packet flood rule's rates as set now (0: off).
-pub fn flood_rates() -> flood::Rates {
-    flood::Rates {
-        packets: count_setting(&FLOOD_RATE_THRESHOLD),
-        dns_queries: count_setting(&DNS_FLOOD_RATE_THRESHOLD),
+/// Every rule's thresholds as set now (0: that rule off).
+pub fn rule_thresholds() -> RuleThresholds {
+    RuleThresholds {
+        scan: ScanThresholds {
+            ports: count_setting(&SCAN_PORT_THRESHOLD),
+            hosts: count_setting(&SWEEP_HOST_THRESHOLD),
+        },
+        syn_flood: count_setting(&SYN_FLOOD_THRESHOLD),
+        flood_rates: flood::Rates {
+            packets: count_setting(&FLOOD_RATE_THRESHOLD),
+            dns_queries: count_setting(&DNS_FLOOD_RATE_THRESHOLD),
+        },
+        brute_force: brute_force::Thresholds {
+            http_failures: count_setting(&HTTP_AUTH_FAILURE_THRESHOLD),
+            login_connections: count_setting(&LOGIN_CONNECTION_THRESHOLD),
+        },
+        slow_dos: count_setting(&SLOW_DOS_THRESHOLD),
     }
-}
-
-/// The brute-force rule's thresholds as set now (0: off).
-pub fn brute_force_thresholds() -> brute_force::Thresholds {
-    brute_force::Thresholds {
-        http_failures: count_setting(&HTTP_AUTH_FAILURE_THRESHOLD),
-        login_connections: count_setting(&LOGIN_CONNECTION_THRESHOLD),
-    }
-}
-
-/// The scan rule's thresholds as set now.
-pub fn scan_thresholds() -> ScanThresholds {
-    ScanThresholds { ports: count_setting(&SCAN_PORT_THRESHOLD), hosts: count_setting(&SWEEP_HOST_THRESHOLD) }
 }
 
 /// Predictions for window rows, with the model that made them (None without an active model).

@@ -9,13 +9,10 @@
 
 use pgrx::prelude::*;
 use pgrx::{pg_sys, GucContext, GucFlags, GucRegistry, GucSetting, Inet, PgOid};
-use traffic_core::alerts::RuleFinding;
-use traffic_core::detectors::{brute_force_findings, packet_flood_findings, scan_findings, syn_flood_findings};
+use traffic_core::alerts::rule_findings;
 use traffic_core::features::{compute_windows, window_start, WindowRow, FEATURES, FEATURE_VERSION};
 
-use crate::alerts::{
-    brute_force_thresholds, flood_rates, raise_alerts, scan_thresholds, score_rows, syn_flood_threshold, Scored,
-};
+use crate::alerts::{raise_alerts, rule_thresholds, score_rows, Scored};
 use crate::read_ahead;
 use crate::scoring::Prediction;
 use crate::windows::{next_packet_time, packets_between, timestamptz};
@@ -286,8 +283,7 @@ fn materialize(plans: &[Plan], largest: u32, top_k: usize, read_ahead: bool) -> 
         }
     }
     let union = merge(plans.iter().flat_map(|p| p.spans.iter().copied()).collect());
-    let (thresholds, flood_threshold, rates) = (scan_thresholds(), syn_flood_threshold(), flood_rates());
-    let guessing = brute_force_thresholds();
+    let thresholds = rule_thresholds();
     let mut written = 0;
     for (lo, hi) in union {
         let mut start = lo;
@@ -313,14 +309,7 @@ fn materialize(plans: &[Plan], largest: u32, top_k: usize, read_ahead: bool) -> 
                         let last = packets.partition_point(|p| p.timestamp_micros() < to);
                         let window = &packets[first..last];
                         rows.extend(compute_windows(window, plan.seconds, top_k));
-                        let scans = scan_findings(window, plan.seconds, thresholds);
-                        findings.extend(scans.iter().map(RuleFinding::from));
-                        let floods = syn_flood_findings(window, plan.seconds, flood_threshold);
-                        findings.extend(floods.iter().map(RuleFinding::from));
-                        let floods = packet_flood_findings(window, plan.seconds, rates, thresholds.ports);
-                        findings.extend(floods.iter().map(RuleFinding::from));
-                        let guesses = brute_force_findings(window, plan.seconds, guessing);
-                        findings.extend(guesses.iter().map(RuleFinding::from));
+                        findings.extend(rule_findings(window, plan.seconds, &thresholds));
                     }
                 }
             }

@@ -7,6 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use pgrx::pg_sys::{self, Datum, Oid};
 use pgrx::prelude::*;
 use traffic_core::columns::PG_EPOCH_OFFSET_MICROS;
+use traffic_core::detectors;
 use traffic_core::features::INPUT_COLUMNS;
 use traffic_core::{ColumnSource, ColumnType, Packet, COLUMNS};
 
@@ -103,20 +104,18 @@ unsafe fn inet_address(datum: Datum) -> Option<IpAddr> {
     }
 }
 
-/// The select list reading `raw_packets` in `COLUMNS` order for feature computation: the
-/// columns features do not use are NULL (less to deform, detoast and allocate per packet).
+/// The select list reading `raw_packets` in `COLUMNS` order for the features and the rules: the
+/// columns neither uses are NULL (less to deform, detoast and allocate per packet).
 pub fn feature_select_list() -> String {
     COLUMNS
         .iter()
-        .map(
-            |c| {
-                if INPUT_COLUMNS.contains(&c.name) {
-                    c.name.to_string()
-                } else {
-                    format!("NULL::{}", c.ty.sql_name())
-                }
-            },
-        )
+        .map(|c| {
+            if INPUT_COLUMNS.contains(&c.name) || detectors::INPUT_COLUMNS.contains(&c.name) {
+                c.name.to_string()
+            } else {
+                format!("NULL::{}", c.ty.sql_name())
+            }
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -989,6 +989,53 @@ fn brute_force_findings_refuses_a_negative_threshold() {
     Spi::run(&format!("SELECT * FROM brute_force_findings(5, {FIRST_MINUTE}, 20, -1)")).unwrap();
 }
 
+/// Slowloris from 10.8.6.6: 60 connections to 10.8.6.1:80, each 220 bytes of headers the server
+/// acknowledges and never answers; slow read from 10.8.6.7: 55 connections advertising a zero
+/// window.
+fn insert_held_connections() {
+    Spi::run(
+        "INSERT INTO raw_packets (ts, interface, src_ip, dst_ip, protocol, length, src_port, dst_port, tcp_syn, tcp_ack,
+                                 tcp_rst, tcp_window, payload_length)
+         SELECT '2024-01-01 00:00:00+00'::timestamptz + i * interval '20 ms' + d * interval '1 ms', 'eth0',
+                CASE WHEN d = 0 THEN '10.8.6.6'::inet ELSE '10.8.6.1' END,
+                CASE WHEN d = 0 THEN '10.8.6.1'::inet ELSE '10.8.6.6' END, 'TCP', 280,
+                CASE WHEN d = 0 THEN 42000 + i ELSE 80 END, CASE WHEN d = 0 THEN 80 ELSE 42000 + i END,
+                false, true, false, 502, CASE WHEN d = 0 THEN 220 ELSE 0 END
+         FROM generate_series(0, 59) AS i, generate_series(0, 1) AS d
+         UNION ALL
+         SELECT '2024-01-01 00:00:00+00'::timestamptz + i * interval '20 ms', 'eth0', '10.8.6.7', '10.8.6.1', 'TCP', 60,
+                43000 + i, 80, false, true, false, 0, 0
+         FROM generate_series(0, 54) AS i",
+    )
+    .unwrap();
+}
+
+#[pg_test]
+fn the_slow_dos_rule_names_the_client_holding_connections() {
+    insert_held_connections();
+    let findings = format!("slow_dos_findings(5, {FIRST_MINUTE})");
+    assert_eq!(count(&format!("SELECT trickling FROM {findings} WHERE attacker = '10.8.6.6' AND port = 80")), 60);
+    assert_eq!(count(&format!("SELECT starving FROM {findings} WHERE attacker = '10.8.6.7' AND victim = '10.8.6.1'")), 55);
+    assert_eq!(count(&format!("SELECT count(*) FROM slow_dos_findings(5, {FIRST_MINUTE}, 56)")), 1);
+    materialize_everything();
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM detected_alerts
+             WHERE alert_type = 'Slow_DoS' AND destination_ip = '10.8.6.1' AND detector = 'rule' AND severity = 'High'
+               AND source_ip IN ('10.8.6.6', '10.8.6.7') AND attackers = ARRAY[source_ip]"
+        ),
+        2,
+        "one alert per client, in all its windows"
+    );
+    assert_eq!(count("SELECT count(*) FROM detected_alerts"), 2);
+}
+
+#[pg_test]
+#[should_panic(expected = "threshold must be 0 or more")]
+fn slow_dos_findings_refuses_a_negative_threshold() {
+    Spi::run(&format!("SELECT * FROM slow_dos_findings(5, {FIRST_MINUTE}, -1)")).unwrap();
+}
+
 #[pg_test]
 #[should_panic(expected = "at most a day apart")]
 fn the_rule_functions_read_at_most_a_day() {

@@ -200,7 +200,7 @@ fn scan_findings(
     >,
     pgrx::spi::Error,
 > {
-    let current = crate::alerts::scan_thresholds();
+    let current = crate::alerts::rule_thresholds().scan;
     let thresholds = ScanThresholds {
         ports: threshold_arg("scan_findings", "port_threshold", port_threshold, current.ports),
         hosts: threshold_arg("scan_findings", "host_threshold", host_threshold, current.hosts),
@@ -247,7 +247,8 @@ fn syn_flood_findings(
     >,
     pgrx::spi::Error,
 > {
-    let threshold = threshold_arg("syn_flood_findings", "threshold", threshold, crate::alerts::syn_flood_threshold());
+    let threshold =
+        threshold_arg("syn_flood_findings", "threshold", threshold, crate::alerts::rule_thresholds().syn_flood);
     let (seconds, packets) = rule_windows("syn_flood_findings", window_seconds, from, to)?;
     let findings = traffic_core::detectors::syn_flood_findings(&packets, seconds, threshold);
     Ok(TableIterator::new(findings.into_iter().map(|f| {
@@ -291,13 +292,13 @@ fn flood_findings(
     >,
     pgrx::spi::Error,
 > {
-    let current = crate::alerts::flood_rates();
+    let current = crate::alerts::rule_thresholds().flood_rates;
     let rates = Rates {
         packets: threshold_arg("flood_findings", "rate_threshold", rate_threshold, current.packets),
         dns_queries: threshold_arg("flood_findings", "dns_rate_threshold", dns_rate_threshold, current.dns_queries),
     };
     let (seconds, packets) = rule_windows("flood_findings", window_seconds, from, to)?;
-    let scan_ports = crate::alerts::scan_thresholds().ports;
+    let scan_ports = crate::alerts::rule_thresholds().scan.ports;
     let findings = traffic_core::detectors::packet_flood_findings(&packets, seconds, rates, scan_ports);
     Ok(TableIterator::new(findings.into_iter().map(|f| {
         (
@@ -339,7 +340,7 @@ fn brute_force_findings(
     >,
     pgrx::spi::Error,
 > {
-    let current = crate::alerts::brute_force_thresholds();
+    let current = crate::alerts::rule_thresholds().brute_force;
     let thresholds = brute_force::Thresholds {
         http_failures: threshold_arg("brute_force_findings", "http_threshold", http_threshold, current.http_failures),
         login_connections: threshold_arg(
@@ -362,6 +363,51 @@ fn brute_force_findings(
             Inet(f.victim.to_string()),
             service,
             i64::from(f.count),
+            f.describe(),
+        )
+    })))
+}
+
+/// What the slow DoS rule finds in the stored packets of every `window_seconds` window that
+/// starts in [`from`, `to`): each client holding at least `threshold` connections at one port of
+/// one host (default: the setting traffic_analyzer.slow_dos_threshold). For trying a threshold on
+/// past traffic.
+#[allow(clippy::type_complexity)]
+#[pg_extern(stable, parallel_safe)]
+fn slow_dos_findings(
+    window_seconds: i32,
+    from: TimestampWithTimeZone,
+    to: TimestampWithTimeZone,
+    threshold: default!(Option<i32>, "NULL"),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(window_start, TimestampWithTimeZone),
+            name!(attacker, Inet),
+            name!(victim, Inet),
+            name!(port, i32),
+            name!(held, i64),
+            name!(trickling, i64),
+            name!(starving, i64),
+            name!(description, String),
+        ),
+    >,
+    pgrx::spi::Error,
+> {
+    let threshold =
+        threshold_arg("slow_dos_findings", "threshold", threshold, crate::alerts::rule_thresholds().slow_dos);
+    let (seconds, packets) = rule_windows("slow_dos_findings", window_seconds, from, to)?;
+    let findings = traffic_core::detectors::slow_dos_findings(&packets, seconds, threshold);
+    Ok(TableIterator::new(findings.into_iter().map(|f| {
+        (
+            timestamptz(f.start_micros),
+            Inet(f.attacker.to_string()),
+            Inet(f.victim.to_string()),
+            i32::from(f.port),
+            i64::from(f.held),
+            i64::from(f.trickling),
+            i64::from(f.starving),
             f.describe(),
         )
     })))

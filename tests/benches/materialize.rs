@@ -48,11 +48,11 @@ const EVERYTHING_NEW: &str = "TRUNCATE aggregated_features, window_invalidations
 const RULES_OFF: &str = "SET traffic_analyzer.scan_port_threshold = 0; SET traffic_analyzer.sweep_host_threshold = 0;
      SET traffic_analyzer.syn_flood_threshold = 0; SET traffic_analyzer.flood_rate_threshold = 0;
      SET traffic_analyzer.dns_flood_rate_threshold = 0; SET traffic_analyzer.http_auth_failure_threshold = 0;
-     SET traffic_analyzer.login_connection_threshold = 0;";
+     SET traffic_analyzer.login_connection_threshold = 0; SET traffic_analyzer.slow_dos_threshold = 0;";
 const RULES_BACK: &str = "RESET traffic_analyzer.scan_port_threshold; RESET traffic_analyzer.sweep_host_threshold;
      RESET traffic_analyzer.syn_flood_threshold; RESET traffic_analyzer.flood_rate_threshold;
      RESET traffic_analyzer.dns_flood_rate_threshold; RESET traffic_analyzer.http_auth_failure_threshold;
-     RESET traffic_analyzer.login_connection_threshold;";
+     RESET traffic_analyzer.login_connection_threshold; RESET traffic_analyzer.slow_dos_threshold;";
 
 async fn throughput() -> anyhow::Result<()> {
     let total = env_or("BENCH_PACKETS", 1_000_000);

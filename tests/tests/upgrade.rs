@@ -4,7 +4,7 @@
 use e2e::TestDb;
 
 /// Every earlier release, each upgraded to the current version.
-const PREVIOUS: [&str; 8] = ["0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0", "0.6.0", "0.7.0", "0.8.0"];
+const PREVIOUS: [&str; 9] = ["0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0", "0.6.0", "0.7.0", "0.8.0", "0.9.0"];
 
 /// Every object of the extension's schema that matters, one line each (partitions left out).
 const CATALOG: &str = r"

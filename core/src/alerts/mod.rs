@@ -12,7 +12,7 @@ use crate::features::{Scope, WindowRow, FEATURES};
 
 mod rules;
 
-pub use rules::{with_findings, RuleFinding};
+pub use rules::{rule_findings, with_findings, RuleFinding};
 
 /// The label of benign traffic; every other label is an attack class.
 pub const NORMAL: &str = "Normal";

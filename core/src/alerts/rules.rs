@@ -11,8 +11,12 @@
 use std::net::IpAddr;
 
 use super::{AlertCandidate, Detector, Severity, LARGE_RATE, LARGE_SCAN_PORTS};
-use crate::detectors::{brute_force, flood, scan};
+use crate::detectors::{
+    brute_force, brute_force_findings, flood, packet_flood_findings, scan, scan_findings, slow_dos, slow_dos_findings,
+    syn_flood_findings, RuleThresholds,
+};
 use crate::features::Scope;
+use crate::packet::Packet;
 
 /// Hosts probed without answer above which a sweep counts as large (a /24).
 pub const LARGE_SWEEP_HOSTS: u32 = 254;
@@ -86,6 +90,22 @@ impl From<&brute_force::Finding> for RuleFinding {
     }
 }
 
+impl From<&slow_dos::Finding> for RuleFinding {
+    /// A slow denial of service is High, as a flood is.
+    fn from(f: &slow_dos::Finding) -> Self {
+        RuleFinding {
+            class: slow_dos::SLOW_DOS,
+            window_seconds: f.window_seconds,
+            start_micros: f.start_micros,
+            source: Some(f.attacker),
+            attackers: vec![f.attacker],
+            victim: Some(f.victim),
+            severity: Severity::High,
+            words: f.describe(),
+        }
+    }
+}
+
 impl RuleFinding {
     /// Whether a model alert is about the same traffic: same window, and the parties it names
     /// are the finding's.
@@ -95,6 +115,19 @@ impl RuleFinding {
             && alert.source.is_none_or(|s| self.attackers.contains(&s) || self.source == Some(s))
             && (alert.destination.is_none() || self.victim.is_none() || alert.destination == self.victim)
     }
+}
+
+/// Every rule's findings in `packets` (capture-time order), window by window of `seconds`.
+pub fn rule_findings(packets: &[Packet], seconds: u32, thresholds: &RuleThresholds) -> Vec<RuleFinding> {
+    let mut out: Vec<RuleFinding> = Vec::new();
+    out.extend(scan_findings(packets, seconds, thresholds.scan).iter().map(RuleFinding::from));
+    out.extend(syn_flood_findings(packets, seconds, thresholds.syn_flood).iter().map(RuleFinding::from));
+    // A fast scan's unanswered packets are the scan rule's, not a flood (see `flood::packets`).
+    let floods = packet_flood_findings(packets, seconds, thresholds.flood_rates, thresholds.scan.ports);
+    out.extend(floods.iter().map(RuleFinding::from));
+    out.extend(brute_force_findings(packets, seconds, thresholds.brute_force).iter().map(RuleFinding::from));
+    out.extend(slow_dos_findings(packets, seconds, thresholds.slow_dos).iter().map(RuleFinding::from));
+    out
 }
 
 /// The model's alerts with the rules' findings joined in (see the module's documentation).

@@ -5,14 +5,59 @@
 pub mod brute_force;
 pub mod flood;
 pub mod scan;
+pub mod slow_dos;
 
 pub use brute_force::brute_force_findings;
 pub use flood::{packet_flood_findings, syn_flood_findings};
 pub use scan::{scan_findings, ScanThresholds};
+pub use slow_dos::slow_dos_findings;
 
 use std::net::IpAddr;
 
 use crate::packet::Packet;
+
+/// The `raw_packets` columns the rules read; readers may leave the others out (a test checks
+/// that the findings do not change when they are absent).
+pub const INPUT_COLUMNS: &[&str] = &[
+    "ts",
+    "src_ip",
+    "dst_ip",
+    "protocol",
+    "src_port",
+    "dst_port",
+    "tcp_syn",
+    "tcp_ack",
+    "tcp_fin",
+    "tcp_rst",
+    "tcp_psh",
+    "tcp_urg",
+    "tcp_window",
+    "icmp_type",
+    "dns_query",
+    "dns_response",
+    "http_status",
+    "payload_length",
+];
+
+/// Every rule's thresholds (each 0: that rule off), as the extension's settings hold them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleThresholds {
+    pub scan: ScanThresholds,
+    pub syn_flood: u32,
+    pub flood_rates: flood::Rates,
+    pub brute_force: brute_force::Thresholds,
+    pub slow_dos: u32,
+}
+
+impl RuleThresholds {
+    pub const DEFAULT: RuleThresholds = RuleThresholds {
+        scan: ScanThresholds::DEFAULT,
+        syn_flood: flood::DEFAULT_THRESHOLD,
+        flood_rates: flood::Rates::DEFAULT,
+        brute_force: brute_force::Thresholds::DEFAULT,
+        slow_dos: slow_dos::DEFAULT_THRESHOLD,
+    };
+}
 
 fn flag(f: Option<bool>) -> bool {
     f.unwrap_or(false)

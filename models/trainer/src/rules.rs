@@ -1,4 +1,4 @@
-//! `trainer rules`: the transparent rules (scan, SYN flood, packet flood, brute force) at their default
+//! `trainer rules`: the transparent rules (scan, SYN flood, packet flood, brute force, slow DoS) at their default
 //! thresholds over every labelled capture, through the production parser and the core's
 //! detectors, as the extension runs them in each window size. Per capture: whether a finding of the
 //! attack's class names its victim and its attacker (or lists its many), and the findings of other
@@ -7,10 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use traffic_core::alerts::RuleFinding;
-use traffic_core::detectors::brute_force::{self, brute_force_findings};
-use traffic_core::detectors::flood::Rates;
-use traffic_core::detectors::{packet_flood_findings, scan_findings, syn_flood_findings, ScanThresholds};
+use traffic_core::alerts::{rule_findings, RuleFinding};
+use traffic_core::detectors::RuleThresholds;
 use traffic_core::Packet;
 
 use crate::dataset::{benign_captures, labelled_captures, read_packets};
@@ -18,18 +16,7 @@ use crate::labels::Attack;
 
 /// Every rule's findings in `packets` (capture-time order) for each window size, at the defaults.
 pub fn findings(packets: &[Packet], windows: &[u32]) -> Vec<RuleFinding> {
-    let scan = ScanThresholds::DEFAULT;
-    let mut out = Vec::new();
-    for &seconds in windows {
-        out.extend(scan_findings(packets, seconds, scan).iter().map(RuleFinding::from));
-        let syn = syn_flood_findings(packets, seconds, traffic_core::detectors::flood::DEFAULT_THRESHOLD);
-        out.extend(syn.iter().map(RuleFinding::from));
-        let floods = packet_flood_findings(packets, seconds, Rates::DEFAULT, scan.ports);
-        out.extend(floods.iter().map(RuleFinding::from));
-        let guesses = brute_force_findings(packets, seconds, brute_force::Thresholds::DEFAULT);
-        out.extend(guesses.iter().map(RuleFinding::from));
-    }
-    out
+    windows.iter().flat_map(|&seconds| rule_findings(packets, seconds, &RuleThresholds::DEFAULT)).collect()
 }
 
 /// Whether a finding is the attack, named as an analyst needs it: its class, the victim (none for
