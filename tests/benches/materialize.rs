@@ -1,7 +1,7 @@
 //! Materialization benchmark, two parts.
 //!
 //! 1. Throughput: packets/s that `run_jobs()` turns into 5/30/180 s windows with every scope
-//!    (global + top-K source and destination hosts, all 61 features), against a plain SQL
+//!    (global + top-K source and destination hosts, every feature), against a plain SQL
 //!    `GROUP BY` computing a comparable subset (global scope, 14 aggregates) for the same three
 //!    sizes on the same rows, in the same run; and the `packet_features` aggregate.
 //! 2. Lag: a server of its own with the scheduler preloaded (default 1 s tick) while the front
@@ -102,7 +102,8 @@ async fn throughput() -> anyhow::Result<()> {
         println!("  {name:<58} {:>7.3} s = {rate:>10.0} packets/s", took.as_secs_f64());
         rate
     };
-    let ours = report("run_jobs(): 3 sizes, all scopes, 61 features, rules", median(ours));
+    let label = format!("run_jobs(): 3 sizes, all scopes, {} features, rules", traffic_core::features::FEATURES.len());
+    let ours = report(&label, median(ours));
     let no_rules = report("run_jobs() without the rules (thresholds 0)", median(without_rules));
     let baseline = report("plain SQL GROUP BY: 3 sizes, global scope, 14 aggregates", median(baseline));
     let aggregate = report("packet_features(p, 5 ORDER BY ts) GROUP BY 5 s window", median(aggregate));
