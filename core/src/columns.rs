@@ -450,8 +450,7 @@ mod tests {
             p.timestamp += f64::from(i) * 0.002;
             p.src_port = Some(40_000 + i);
             let (syn, ack, rst, payload, window, status, protocol) = match i % 6 {
-                0 => (true, false, false, 0, 1024, None, "TCP"),
-                1 => (true, false, false, 0, 1024, None, "TCP"),
+                0 | 1 => (true, false, false, 0, 1024, None, "TCP"),
                 2 => (false, false, false, 64, 0, None, "UDP"),
                 3 => (false, true, false, 300, 512, Some(401), "TCP"),
                 4 => (false, true, false, 30, 512, None, "TCP"),

@@ -292,14 +292,14 @@ fn flood_findings(
     >,
     pgrx::spi::Error,
 > {
-    let current = crate::alerts::rule_thresholds().flood_rates;
+    let settings = crate::alerts::rule_thresholds();
+    let current = settings.flood_rates;
     let rates = Rates {
         packets: threshold_arg("flood_findings", "rate_threshold", rate_threshold, current.packets),
         dns_queries: threshold_arg("flood_findings", "dns_rate_threshold", dns_rate_threshold, current.dns_queries),
     };
     let (seconds, packets) = rule_windows("flood_findings", window_seconds, from, to)?;
-    let scan_ports = crate::alerts::rule_thresholds().scan.ports;
-    let findings = traffic_core::detectors::packet_flood_findings(&packets, seconds, rates, scan_ports);
+    let findings = traffic_core::detectors::packet_flood_findings(&packets, seconds, rates, settings.scan.ports);
     Ok(TableIterator::new(findings.into_iter().map(|f| {
         (
             timestamptz(f.start_micros),

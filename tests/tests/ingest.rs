@@ -39,7 +39,7 @@ async fn post(front: &Front, body: impl Into<reqwest::Body>, headers: &[(&str, &
 /// A POST whose answer is read while the body is still being written, as a careful client does:
 /// a front that refuses a body over its limit answers before it has read it all and closes, and
 /// a client that only reads once it has written everything may see its write fail instead of the
-/// answer (reqwest does, when the machine is busy).
+/// answer (reqwest once reported a broken pipe here on a busy machine).
 async fn post_reading_early(front: &Front, body: Vec<u8>, headers: &[(&str, &str)]) -> (StatusCode, Value) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let address = front.base.trim_start_matches("http://").trim_end_matches('/').to_string();

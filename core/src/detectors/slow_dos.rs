@@ -94,7 +94,8 @@ type End = (IpAddr, u16);
 #[derive(Debug, Default, Clone, Copy)]
 struct Sent {
     payload: u64,
-    packets: u32,
+    /// Any packet at all (an acknowledgment counts).
+    spoke: bool,
     zero_window: bool,
     reset: bool,
 }
@@ -116,7 +117,7 @@ fn window_findings(window: &[Packet], at: (u32, i64), threshold: u32, out: &mut 
         }
         let sent = &mut connections.entry(key).or_default()[side];
         sent.payload += u64::from(p.payload_length.unwrap_or(0));
-        sent.packets += 1;
+        sent.spoke = true;
         // A SYN's window is before any data; a RST's means nothing.
         sent.zero_window |= p.tcp_window == Some(0) && !flag(p.tcp_syn) && !flag(p.tcp_rst);
         sent.reset |= flag(p.tcp_rst);
@@ -130,7 +131,7 @@ fn window_findings(window: &[Packet], at: (u32, i64), threshold: u32, out: &mut 
         {
             let trickling = by_client.payload > 0
                 && by_client.payload < trickle
-                && by_server.packets > 0
+                && by_server.spoke
                 && by_server.payload == 0
                 && !by_server.reset;
             let starving = by_client.zero_window;

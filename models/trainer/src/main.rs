@@ -116,8 +116,8 @@ enum Command {
             "sweep_port", "sweep_v6", "syn_flood", "syn_flood_low", "syn_flood_distributed", "syn_flood_spoofed",
             "udp_flood", "udp_flood_low", "udp_flood_distributed", "udp_flood_spoofed", "icmp_flood",
             "icmp_flood_low", "icmp_flood_distributed", "ack_flood", "rst_flood", "brute_force_ssh",
-            "brute_force_ssh_medusa", "brute_force_http", "slowloris", "slow_read", "slow_post", "dns_flood", "dns_flood_ports",
-            "dns_flood_clients"
+            "brute_force_ssh_medusa", "brute_force_http", "slowloris", "slow_read", "slow_post", "dns_flood",
+            "dns_flood_ports", "dns_flood_clients"
         ].map(String::from))]
         scenarios: Vec<String>,
     },

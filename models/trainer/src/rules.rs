@@ -1,8 +1,8 @@
-//! `trainer rules`: the transparent rules (scan, SYN flood, packet flood, brute force, slow DoS) at their default
-//! thresholds over every labelled capture, through the production parser and the core's
-//! detectors, as the extension runs them in each window size. Per capture: whether a finding of the
-//! attack's class names its victim and its attacker (or lists its many), and the findings of other
-//! classes about its hosts; per real benign capture, every finding (each a false alert).
+//! `trainer rules`: the transparent rules (scan, SYN flood, packet flood, brute force, slow DoS) at
+//! their default thresholds over every labelled capture, through the production parser and the
+//! core's detectors, as the extension runs them in each window size. Per capture: whether a finding
+//! of the attack's class names its victim and its attacker (or lists its many), and the findings of
+//! other classes about its hosts; per real benign capture, every finding (each a false alert).
 
 use std::collections::BTreeMap;
 use std::path::Path;
