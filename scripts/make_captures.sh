@@ -2,7 +2,7 @@
 # Labelled captures made with real tools: hosts in network namespaces joined by a bridge (itself in
 # a namespace of its own, so nothing touches the host's network), a victim running real services
 # (nginx, sshd, vsftpd, dnsmasq), benign clients (curl, wrk, dig, iperf3, ssh) and one attack per capture
-# (nmap, masscan, hping3, slowhttptest, hydra, dnsperf). Every loop is bounded in count and time and
+# (nmap, masscan, hping3, slowhttptest, hydra, medusa, ncrack, dnsperf). Every loop is bounded in count and time and
 # targets only the lab's addresses (10.77.0.0/24).
 #
 # Usage (root): scripts/make_captures.sh [OUT_DIR]      (default /var/cache/traffic_analyzer/captures)
@@ -339,8 +339,9 @@ run_attack() {
             echo "LABEL: Brute_Force $ATTACKER" ;;
         brute_force_ftp)
             shuf -n 3000 --random-source=<(yes "$seed") "$dir/words" > "$dir/passwords"
-            in_ns attacker timeout "$T" hydra -l admin -P "$dir/passwords" -t $((4 * seed)) -w 3 -I \
-                "ftp://$VICTIM" || true
+            # medusa: hydra's FTP module gives up against vsftpd after one password per task
+            # (4 connections, 4 passwords in 20 s); medusa keeps guessing, a connection a password.
+            in_ns attacker timeout "$T" medusa -h "$VICTIM" -u admin -P "$dir/passwords" -M ftp -t $((2 * seed + 2)) || true
             echo "LABEL: Brute_Force $ATTACKER" ;;
         brute_force_ssh_medusa)
             shuf -n 3000 --random-source=<(yes "$seed") "$dir/words" > "$dir/passwords"
@@ -434,11 +435,12 @@ run_attack() {
             for pid in "${pids[@]}"; do wait "$pid" || true; done
             echo "LABEL: Normal -" ;;
         benign_ssh)
-            # Interactive SSH: 6 clients typing read-only commands a key at a time (50-350 ms
+            # Interactive SSH: 4-10 clients (over the seeds) typing read-only commands a key at a time (50-350 ms
             # apart, pauses between commands) in login sessions, and one copying 20-80 MB out
             # over SSH (a bulk transfer inside an encrypted session).
             local pids=() pid
-            add_bots 6 > /dev/null
+            local typists=$((2 + 2 * seed))
+            add_bots "$typists" > /dev/null
             ssh-keygen -q -t ed25519 -N '' -f "$dir/client_key" <<< y > /dev/null
             cp "$dir/client_key.pub" "$dir/authorized_keys"
             local ssh_opts="-i $dir/client_key -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes"
@@ -454,9 +456,10 @@ while [ $SECONDS -lt $end ] && [ $n -lt 200 ]; do
 done
 printf 'exit\n'
 TYPIST
-            for i in $(seq 1 6); do
-                in_ns "bot$i" bash -c "bash '$dir/typist.sh' $T | timeout $((T + 3)) ssh -tt $ssh_opts root@$VICTIM" \
-                    > /dev/null 2>&1 &
+            for i in $(seq 1 "$typists"); do
+                # Logins spread over the first seconds, as people's are.
+                in_ns "bot$i" bash -c "sleep 0.\$((RANDOM % 9 + 1)); bash '$dir/typist.sh' $T |
+                    timeout $((T + 3)) ssh -tt $ssh_opts root@$VICTIM" > /dev/null 2>&1 &
                 pids+=($!)
             done
             # shellcheck disable=SC2086 # the options are words

@@ -35,27 +35,34 @@ pub fn shifted_background(background: &[Packet], start: f64, end: f64) -> Vec<Pa
         .collect()
 }
 
-/// The labelled rows of one capture (with background traffic merged in) for the window sizes.
-pub fn capture_rows(
+/// A capture's packets with `background` laid under it (capture-time order), and its labels with
+/// the background's hosts counted benign, whatever the attack's sources.
+pub fn capture_packets(
     capture: &Path,
     labels: &CaptureLabels,
     background: &[Packet],
-    window_sizes: &[u32],
-    top_k: usize,
-) -> anyhow::Result<Vec<LabelledRow>> {
+) -> anyhow::Result<(Vec<Packet>, CaptureLabels)> {
     let mut packets = read_packets(&[capture.to_path_buf()])?;
     let background = shifted_background(background, labels.start, labels.end);
-    // The background's hosts are benign, whatever the attack's sources.
     let mut labels = labels.clone();
     let known: HashSet<IpAddr> = labels.benign_hosts.iter().copied().collect();
     let extra: HashSet<IpAddr> = background.iter().filter_map(|p| p.src_ip).filter(|ip| !known.contains(ip)).collect();
     labels.benign_hosts.extend(extra);
     packets.extend(background);
     packets.sort_by(|a, b| a.timestamp.total_cmp(&b.timestamp));
+    Ok((packets, labels))
+}
 
+/// The labelled rows of one capture's packets (`capture_packets`) for the window sizes.
+pub fn capture_rows(
+    packets: &[Packet],
+    labels: &CaptureLabels,
+    window_sizes: &[u32],
+    top_k: usize,
+) -> Vec<LabelledRow> {
     let mut rows = Vec::new();
     for &seconds in window_sizes {
-        for row in compute_windows(&packets, seconds, top_k) {
+        for row in compute_windows(packets, seconds, top_k) {
             let Some(label) = labels.label(&row).map(str::to_string) else { continue };
             rows.push(LabelledRow {
                 capture: labels.capture.clone(),
@@ -66,7 +73,7 @@ pub fn capture_rows(
             });
         }
     }
-    Ok(rows)
+    rows
 }
 
 /// The rows of a real benign capture on its own: every row Normal.

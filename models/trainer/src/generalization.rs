@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 
 use crate::dataset::LabelledRow;
 use crate::evaluate::{self, Evaluation, Totals};
+use crate::system::{self, Judged, Replay};
 use crate::train::{self, Settings};
 
 /// The variants held out, one at a time: (name, its scenarios in scripts/make_captures.sh).
@@ -42,6 +43,8 @@ pub struct HeldOut {
     pub validation: Evaluation,
     /// On the variant's held-back captures (the test seed): what the card reports.
     pub evaluation: Evaluation,
+    /// The same captures whole, through this model and the rules together.
+    pub judged: Vec<Judged>,
 }
 
 /// Trains one model per variant without any capture of it (the other variants' training and
@@ -49,9 +52,10 @@ pub struct HeldOut {
 /// validation seed and, apart, of the test seed.
 pub fn leave_each_out(
     rows: &[LabelledRow],
+    replays: &[Replay],
     (validation_seed, test_seed): (u32, u32),
     settings: &Settings,
-    threshold: f64,
+    (windows, top_k, threshold): (&[u32], usize, f64),
 ) -> anyhow::Result<Vec<HeldOut>> {
     let mut out = Vec::new();
     for (name, scenarios) in VARIANTS {
@@ -76,7 +80,12 @@ pub fn leave_each_out(
             checked.captures,
             validation.false_alerts_total()
         );
-        out.push(HeldOut { name, validation, evaluation });
+        let judged = replays
+            .iter()
+            .filter(|r| scenarios.contains(&r.scenario.as_str()))
+            .map(|r| system::judge(&model, r, windows, top_k, threshold))
+            .collect();
+        out.push(HeldOut { name, validation, evaluation, judged });
     }
     Ok(out)
 }
@@ -113,6 +122,29 @@ pub fn markdown(results: &[HeldOut]) -> String {
         );
     }
     out
+}
+
+/// The card's table of the model that never saw a variant and the rules together, on the
+/// variant's held-back captures: detected (and by the rules alone), wrong-class alerts.
+pub fn system_markdown(results: &[HeldOut]) -> String {
+    let mut out = String::from(
+        "| held out | captures | detected | by the rules alone | by the model alone | alerts of a wrong class |\n\
+         |---|---|---|---|---|---|\n",
+    );
+    for h in results {
+        let detected = h.judged.iter().filter(|j| j.all.detected).count();
+        let by_rules = h.judged.iter().filter(|j| j.by_rules).count();
+        let by_model = Totals::of(&h.evaluation.incidents).detected;
+        let wrong: usize = h.judged.iter().map(|j| j.all.wrong_class).sum();
+        let _ = writeln!(out, "| {} | {} | {detected} | {by_rules} | {by_model} | {wrong} |", h.name, h.judged.len());
+    }
+    out
+}
+
+/// Every variant's captures once (a capture in two variants, judged by the first's model).
+pub fn variant_captures(results: &[HeldOut]) -> Vec<&Judged> {
+    let mut seen = std::collections::BTreeSet::new();
+    results.iter().flat_map(|h| &h.judged).filter(|j| seen.insert(j.name.clone())).collect()
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod fixtures;
 mod generalization;
 mod labels;
 mod rules;
+mod system;
 mod train;
 
 use std::collections::BTreeMap;
@@ -126,26 +127,43 @@ enum Command {
 /// Every labelled row: each capture with a real benign capture laid under it, and every real
 /// benign capture on its own (all Normal). The real benign captures are split too: every third
 /// is held back, laid only under test captures and counted only in the test rows, so the false
-/// alert rate is measured on benign traffic the model never saw.
-fn all_rows(data: &Data) -> anyhow::Result<Vec<dataset::LabelledRow>> {
+/// alert rate is measured on benign traffic the model never saw. Also the held-back captures
+/// whole (with their backgrounds), for what the model and the rules together make of them.
+fn all_rows(data: &Data) -> anyhow::Result<(Vec<dataset::LabelledRow>, Vec<system::Replay>)> {
     let mut training_backgrounds = Vec::new();
     let mut held_back_backgrounds = Vec::new();
     let mut rows = Vec::new();
+    let mut replays = Vec::new();
     if let Some(dir) = &data.benign {
         for (i, file) in dataset::benign_captures(dir)?.iter().enumerate() {
             let held_back = i % 3 == 2;
             let packets = dataset::read_packets(std::slice::from_ref(file))?;
             let seed = if held_back { data.test_seed } else { 0 };
             rows.extend(dataset::benign_rows(file, &packets, seed, &data.windows, data.top_k));
-            if held_back { &mut held_back_backgrounds } else { &mut training_backgrounds }.push(packets);
+            if held_back {
+                let name = file.file_name().unwrap_or_default().to_string_lossy().into_owned();
+                let replay =
+                    system::Replay { name, scenario: "shared_benign".into(), attack: None, packets: packets.clone() };
+                replays.push(replay);
+                held_back_backgrounds.push(packets);
+            } else {
+                training_backgrounds.push(packets);
+            }
         }
     }
     for (i, (capture, labels)) in dataset::labelled_captures(&data.captures)?.into_iter().enumerate() {
-        let backgrounds = if labels.seed == data.test_seed { &held_back_backgrounds } else { &training_backgrounds };
+        let held_back = labels.seed == data.test_seed;
+        let backgrounds = if held_back { &held_back_backgrounds } else { &training_backgrounds };
         let background = if backgrounds.is_empty() { &[][..] } else { &backgrounds[i % backgrounds.len()][..] };
-        rows.extend(dataset::capture_rows(&capture, &labels, background, &data.windows, data.top_k)?);
+        let (packets, labels) = dataset::capture_packets(&capture, &labels, background)?;
+        rows.extend(dataset::capture_rows(&packets, &labels, &data.windows, data.top_k));
+        if held_back {
+            let name = labels.capture.trim_end_matches(".pcap").to_string();
+            let attack = labels.attacks.first().cloned();
+            replays.push(system::Replay { name, scenario: labels.scenario.clone(), attack, packets });
+        }
     }
-    Ok(rows)
+    Ok((rows, replays))
 }
 
 fn per_label(rows: &[&dataset::LabelledRow]) -> BTreeMap<String, usize> {
@@ -171,16 +189,25 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Evaluate { data, model } => {
-            let rows = all_rows(&data)?;
+            let (rows, replays) = all_rows(&data)?;
             let json = std::fs::read_to_string(&model)?;
             let parsed = traffic_core::model::Model::from_json(&json)?;
             let evaluation = evaluate::evaluate(&parsed, &rows.iter().collect::<Vec<_>>(), 0.8)?;
             println!("{} rows of {}:\n{}", rows.len(), data.captures.display(), evaluation.markdown());
+            let judged: Vec<system::Judged> =
+                replays.iter().map(|r| system::judge(&parsed, r, &data.windows, data.top_k, 0.8)).collect();
+            println!(
+                "Model and rules together, on the captures of seed {}:\n\n{}\n{}\n{}",
+                data.test_seed,
+                system::window_table(&judged, &data.windows),
+                system::family_table(&judged),
+                system::capture_table(&judged)
+            );
             Ok(())
         }
         Command::Rules { data } => rules::report(&data.captures, data.benign.as_deref(), &data.windows),
         Command::Dataset { data, out } => {
-            let rows = all_rows(&data)?;
+            let (rows, _) = all_rows(&data)?;
             let mut file = std::io::BufWriter::new(std::fs::File::create(&out)?);
             dataset::write_csv(&rows, &mut file)?;
             println!("{} rows to {}: {:?}", rows.len(), out.display(), per_label(&rows.iter().collect::<Vec<_>>()));
@@ -199,7 +226,7 @@ fn main() -> anyhow::Result<()> {
             errors,
             skip_leave_out,
         } => {
-            let rows = all_rows(&data)?;
+            let (rows, replays) = all_rows(&data)?;
             let test_seed = data.test_seed;
             let test: Vec<&dataset::LabelledRow> = rows.iter().filter(|r| r.seed == test_seed).collect();
             let validation: Vec<&dataset::LabelledRow> = rows.iter().filter(|r| r.seed == validation_seed).collect();
@@ -217,10 +244,18 @@ fn main() -> anyhow::Result<()> {
             let checked = evaluate::evaluate(&parsed, &validation, 0.8)?;
             println!("validation (seed {validation_seed}):\n{}", checked.markdown());
             std::fs::write(&model, &json)?;
+            let judged: Vec<system::Judged> =
+                replays.iter().map(|r| system::judge(&parsed, r, &data.windows, data.top_k, 0.8)).collect();
             let held_out = if skip_leave_out {
                 None
             } else {
-                let results = generalization::leave_each_out(&rows, (validation_seed, test_seed), &settings, 0.8)?;
+                let results = generalization::leave_each_out(
+                    &rows,
+                    &replays,
+                    (validation_seed, test_seed),
+                    &settings,
+                    (&data.windows, data.top_k, 0.8),
+                )?;
                 let (totals, false_alerts) = generalization::validation_totals(&results);
                 println!(
                     "variants left out, on their validation captures: {} of {} detected, {} alerts of a wrong \
@@ -239,6 +274,7 @@ fn main() -> anyhow::Result<()> {
                 validation_seed,
                 test_seed,
                 evaluation: &evaluation,
+                judged: &judged,
                 held_out: held_out.as_deref(),
             });
             std::fs::write(&card, text)?;
