@@ -4,8 +4,11 @@
 
 use pgrx::prelude::*;
 use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, Inet, JsonB};
+use std::net::IpAddr;
+
+use traffic_core::alerts::merge::{self, Parties};
 use traffic_core::alerts::{
-    alert_candidates, is_flagged, same_kind, with_findings, AlertCandidate, Detector, RuleFinding, ScoredRow,
+    alert_candidates, is_flagged, with_findings, AlertCandidate, Detector, RuleFinding, ScoredRow,
 };
 use traffic_core::detectors::{brute_force, flood, slow_dos, RuleThresholds, ScanThresholds};
 use traffic_core::features::WindowRow;
@@ -228,7 +231,7 @@ pub fn raise_alerts(
     Ok(candidates.len())
 }
 
-fn write_alert(c: &AlertCandidate, model_id: Option<i64>) -> Result<(), pgrx::spi::Error> {
+pub(crate) fn write_alert(c: &AlertCandidate, model_id: Option<i64>) -> Result<(), pgrx::spi::Error> {
     let start = c.start_micros;
     let end = start + i64::from(c.window_seconds) * 1_000_000;
     // A rule's alert has no feature contributions: its description says why.
@@ -301,7 +304,7 @@ fn write_alert(c: &AlertCandidate, model_id: Option<i64>) -> Result<(), pgrx::sp
             c.scope.host().map(|ip| Inet(ip.to_string())).into(),
         ],
     )?;
-    let id = absorb_other_readings(id, c)?;
+    let id = absorb_other_readings(id)?;
     Spi::run_with_args(
         "UPDATE detected_alerts SET window_count = (SELECT count(*) FROM alert_windows WHERE alert_id = $1) WHERE id = $1",
         &[id.into()],
@@ -309,43 +312,51 @@ fn write_alert(c: &AlertCandidate, model_id: Option<i64>) -> Result<(), pgrx::sp
     Ok(())
 }
 
-/// One incident, one alert, across windows too: an alert a rule raised and the model's alerts of
-/// another class of the same kind about its hosts (naming no party the rule's does not), within
-/// the merge gap, are one (the model's reading of an attack's edges, say a window below the
-/// rule's threshold, or of its victim's side alone; sql/other_readings.sql).
-/// The rule's alert absorbs the model's: their windows and times, the higher severity, and a
-/// note of what the model read. Returns the alert `id`'s windows now belong to.
-fn absorb_other_readings(id: i64, c: &AlertCandidate) -> Result<i64, pgrx::spi::Error> {
-    let others: Vec<(i64, String, String)> = Spi::connect(|client| {
+/// One incident, one alert, across windows too: the model's other readings of an attack within
+/// the merge gap (a source's row in a long window, the victim's or the global row, another class
+/// of the same kind at the attack's edges) go into the alert that names every party they name
+/// (`traffic_core::alerts::merge`). Returns the alert `id`'s windows now belong to.
+fn absorb_other_readings(id: i64) -> Result<i64, pgrx::spi::Error> {
+    let near: Vec<(i64, Parties)> = Spi::connect(|client| {
         client
             .select(
-                include_str!("../../sql/other_readings.sql"),
+                include_str!("../../sql/alerts_near.sql"),
                 None,
                 &[id.into(), f64::from(ALERT_MERGE_GAP_SECS.get()).into()],
             )?
             .map(|row| {
-                Ok((
-                    row.get_by_name::<i64, _>("id")?.unwrap_or(0),
-                    row.get_by_name::<String, _>("alert_type")?.unwrap_or_default(),
-                    row.get_by_name::<String, _>("detector")?.unwrap_or_default(),
-                ))
+                let ip = |name: &str| -> Result<Option<IpAddr>, pgrx::spi::Error> {
+                    Ok(row.get_by_name::<String, _>(name)?.and_then(|s| s.parse().ok()))
+                };
+                let detector: String = row.get_by_name("detector")?.unwrap_or_default();
+                let parties = Parties {
+                    alert_type: row.get_by_name("alert_type")?.unwrap_or_default(),
+                    detector: Detector::from_name(&detector).unwrap_or(Detector::Rule),
+                    source: ip("source")?,
+                    destination: ip("destination")?,
+                    attackers: row
+                        .get_by_name::<Vec<String>, _>("attackers")?
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|s| s.parse().ok())
+                        .collect(),
+                };
+                Ok((row.get_by_name::<i64, _>("id")?.unwrap_or(0), parties))
             })
             .collect::<Result<_, pgrx::spi::Error>>()
     })?;
-    for (other, other_type, other_detector) in others {
-        if !same_kind(&other_type, &c.alert_type) {
-            continue;
-        }
-        if other_detector == Detector::Model.name() {
-            // This alert is the rule's: every model-only reading goes into it.
-            absorb(id, other)?;
-        } else {
-            // This alert is the model's alone: it goes into the rule's, once.
-            absorb(other, id)?;
-            return Ok(other);
-        }
+    let Some((_, written)) = near.iter().find(|(other, _)| *other == id) else { return Ok(id) };
+    let (absorbed, into) = merge::plan(written, &near);
+    for reading in absorbed {
+        absorb(id, reading)?;
     }
-    Ok(id)
+    match into {
+        Some(keeper) => {
+            absorb(keeper, id)?;
+            Ok(keeper)
+        }
+        None => Ok(id),
+    }
 }
 
 /// Alert `from` absorbed into alert `into` (sql/absorb_alert.sql).

@@ -820,6 +820,99 @@ fn the_scan_rule_raises_an_alert_without_a_model() {
     assert!(no_model, "a rule's alert has no model and no feature contributions");
 }
 
+/// A window alert as the jobs would write it: `class` from `source` to `destination`, listing
+/// `attackers`, in the window of `seconds` starting `offset` seconds into 2024.
+fn window_alert(
+    class: &str,
+    (source, destination): (Option<&str>, Option<&str>),
+    attackers: &[&str],
+    detector: traffic_core::alerts::Detector,
+    (seconds, offset): (u32, i64),
+) -> traffic_core::alerts::AlertCandidate {
+    let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+    traffic_core::alerts::AlertCandidate {
+        alert_type: class.into(),
+        source: source.map(ip),
+        destination: destination.map(ip),
+        severity: traffic_core::alerts::Severity::High,
+        confidence: 0.9,
+        description: format!("{class} in {seconds} s"),
+        window_seconds: seconds,
+        start_micros: 1_704_067_200_000_000 + offset * 1_000_000,
+        scope: match (source, destination) {
+            (Some(s), _) => traffic_core::features::Scope::SrcHost(ip(s)),
+            (None, Some(d)) => traffic_core::features::Scope::DstHost(ip(d)),
+            (None, None) => traffic_core::features::Scope::Global,
+        },
+        evidence: Vec::new(),
+        detector,
+        attackers: attackers.iter().map(|a| ip(a)).collect(),
+    }
+}
+
+#[pg_test]
+fn the_models_readings_of_an_attack_across_windows_are_one_alert() {
+    use traffic_core::alerts::Detector::{Model, Rule};
+    const VICTIM: Option<&str> = Some("10.0.0.5");
+    let bots = ["10.0.0.101", "10.0.0.102"];
+    // The rule's flood alert on the victim (5 s), then the model's readings: a listed bot's row
+    // in a 180 s window, the victim's row read as a slow DoS (30 s), the global row; and a bot
+    // the rule did not list, which stays an alert of its own.
+    let rule = window_alert("UDP_Flood", (None, VICTIM), &bots, Rule, (5, 0));
+    let readings = [
+        window_alert("UDP_Flood", (Some(bots[1]), VICTIM), &[bots[1]], Model, (180, 0)),
+        window_alert("Slow_DoS", (None, VICTIM), &[], Model, (30, 0)),
+        window_alert("UDP_Flood", (None, None), &[], Model, (5, 5)),
+        window_alert("UDP_Flood", (Some("10.0.0.199"), Some("10.0.0.6")), &["10.0.0.199"], Model, (5, 5)),
+    ];
+    let alerts = || {
+        Spi::connect(|client| {
+            client
+                .select(
+                    "SELECT alert_type, coalesce(host(source_ip), '-') || ' -> ' || coalesce(host(destination_ip), '-')
+                            AS hosts, detector, window_count, description,
+                            (SELECT array_agg(host(a) ORDER BY a) FROM unnest(attackers) AS a) AS attackers
+                     FROM detected_alerts ORDER BY id",
+                    None,
+                    &[],
+                )
+                .unwrap()
+                .map(|r| {
+                    (
+                        r.get_by_name::<String, _>("alert_type").unwrap().unwrap(),
+                        r.get_by_name::<String, _>("hosts").unwrap().unwrap(),
+                        r.get_by_name::<String, _>("detector").unwrap().unwrap(),
+                        r.get_by_name::<i32, _>("window_count").unwrap().unwrap(),
+                        r.get_by_name::<String, _>("description").unwrap().unwrap(),
+                        r.get_by_name::<Vec<String>, _>("attackers").unwrap().unwrap_or_default(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    // Whichever came first.
+    for rule_first in [true, false] {
+        Spi::run("DELETE FROM detected_alerts").unwrap();
+        let mut order: Vec<&traffic_core::alerts::AlertCandidate> = readings.iter().collect();
+        if rule_first {
+            order.insert(0, &rule);
+        } else {
+            order.insert(3, &rule);
+        }
+        for candidate in order {
+            crate::alerts::write_alert(candidate, None).unwrap();
+        }
+        let found = alerts();
+        assert_eq!(found.len(), 2, "the flood and the unlisted bot's alert: {found:?}");
+        let (kind, hosts, detector, windows, description, attackers) = &found.iter().find(|a| a.1 == "- -> 10.0.0.5").unwrap();
+        assert_eq!((kind.as_str(), hosts.as_str(), detector.as_str()), ("UDP_Flood", "- -> 10.0.0.5", "both"));
+        assert_eq!(*windows, 4, "its windows and the readings'");
+        assert!(description.ends_with("; the model also read it as Slow_DoS"), "{description}");
+        assert_eq!(attackers, &bots.map(String::from));
+        assert!(found.iter().any(|a| a.1 == "10.0.0.199 -> 10.0.0.6" && a.2 == "model"));
+    }
+}
+
 #[pg_test]
 fn the_scan_rule_is_off_at_zero() {
     Spi::run("SET LOCAL traffic_analyzer.scan_port_threshold = 0").unwrap();

@@ -2,8 +2,8 @@
 //! per class, made by scripts/make_captures.sh with the seed the trainer holds back) replayed by
 //! the real sensor through the real front into a database with the extension; the jobs
 //! materialize and score the windows, the rules count failed probes and floods; the alerts must name
-//! the attack, its attacker and its victim (none for a sweep across hosts). Replaying the benign
-//! captures must raise no High or Critical alert.
+//! the attack, its attacker and its victim (none for a sweep across hosts), in one alert and no
+//! alert of another class. Replaying the benign captures must raise no High or Critical alert.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -178,6 +178,11 @@ async fn each_held_back_attack_is_detected_with_its_attacker_and_victim() {
         };
         for a in found.iter().filter(|a| a.alert_type != class && about_the_attack(a)) {
             failures.push(format!("{name}: a {} alert beside the {class} one: {}", a.alert_type, a.description));
+        }
+        // One attack, one alert: its sources' and victim's readings in every window size are one.
+        let of_its_class = found.iter().filter(|a| a.alert_type == class && about_the_attack(a)).count();
+        if of_its_class > 1 {
+            failures.push(format!("{name}: {of_its_class} {class} alerts for one attack"));
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 
 use crate::features::{Scope, WindowRow, FEATURES};
 
+pub mod merge;
 mod rules;
 
 pub use rules::{rule_findings, with_findings, RuleFinding};
@@ -74,6 +75,10 @@ impl Detector {
             Detector::Rule => "rule",
             Detector::Both => "both",
         }
+    }
+
+    pub fn from_name(name: &str) -> Option<Detector> {
+        Detector::ALL.into_iter().find(|d| d.name() == name)
     }
 }
 
@@ -182,7 +187,10 @@ pub fn alert_candidates(rows: &[ScoredRow], threshold: f64) -> Vec<AlertCandidat
         let victims: Vec<&&ScoredRow> =
             of_window.iter().copied().filter(|r| matches!(r.row.scope, Scope::DstHost(_))).collect();
         let single_victim = if victims.len() == 1 { victims[0].row.scope.host() } else { None };
-        if !attackers.is_empty() {
+        if attackers.len() > 1 && single_victim.is_some() && kind(label) == DENIAL_OF_SERVICE {
+            // A flood from many sources is one attack on its victim.
+            out.push(many_sources(victims[0], &attackers));
+        } else if !attackers.is_empty() {
             for a in attackers {
                 out.push(candidate(a, a.row.scope.host(), single_victim));
             }
@@ -198,6 +206,37 @@ pub fn alert_candidates(rows: &[ScoredRow], threshold: f64) -> Vec<AlertCandidat
 }
 
 fn candidate(scored: &ScoredRow, source: Option<IpAddr>, destination: Option<IpAddr>) -> AlertCandidate {
+    let from = source.map_or_else(|| "many sources".to_string(), |ip| ip.to_string());
+    model_candidate(scored, (source, source.into_iter().collect()), destination, &from)
+}
+
+/// Sources a model alert names in its words, busiest first (it lists them all in `attackers`).
+const SOURCES_IN_WORDS: usize = 5;
+
+/// One alert on `victim`'s row for a flood whose sources' rows (more than one) the model flagged
+/// too: it lists them busiest first, names the one behind at least half of the victim's packets as
+/// its source, and says how many sources there were in all and what the busiest sent.
+fn many_sources(victim: &ScoredRow, sources: &[&&ScoredRow]) -> AlertCandidate {
+    let packets = |r: &ScoredRow| r.row.features.get("packet_count").unwrap_or(0.0);
+    let mut busiest: Vec<(IpAddr, f64)> =
+        sources.iter().filter_map(|r| Some((r.row.scope.host()?, packets(r)))).collect();
+    busiest.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let source = busiest.first().filter(|(_, n)| *n * 2.0 >= packets(victim)).map(|(ip, _)| *ip);
+    let all = victim.row.features.get("distinct_src_ips").unwrap_or(0.0).max(busiest.len() as f64);
+    let listed: Vec<String> =
+        busiest.iter().take(SOURCES_IN_WORDS).map(|(ip, n)| format!("{ip}: {}", thousands(*n))).collect();
+    let more = if busiest.len() > SOURCES_IN_WORDS { ", ..." } else { "" };
+    let from = format!("{} sources ({}{more})", thousands(all), listed.join(", "));
+    let attackers = busiest.iter().map(|(ip, _)| *ip).collect();
+    model_candidate(victim, (source, attackers), victim.row.scope.host(), &from)
+}
+
+fn model_candidate(
+    scored: &ScoredRow,
+    (source, attackers): (Option<IpAddr>, Vec<IpAddr>),
+    destination: Option<IpAddr>,
+    from: &str,
+) -> AlertCandidate {
     let row = scored.row;
     let evidence: Vec<(&'static str, f64, f32)> = scored
         .evidence
@@ -212,13 +251,13 @@ fn candidate(scored: &ScoredRow, source: Option<IpAddr>, destination: Option<IpA
         destination,
         severity: severity(scored.label, scored.confidence, row),
         confidence: scored.confidence,
-        description: describe(scored, source, destination, &evidence),
+        description: describe(scored, from, destination, &evidence),
         window_seconds: row.window_seconds,
         start_micros: row.start_micros,
         scope: row.scope,
         evidence,
         detector: Detector::Model,
-        attackers: source.into_iter().collect(),
+        attackers,
     }
 }
 
@@ -226,19 +265,18 @@ fn candidate(scored: &ScoredRow, source: Option<IpAddr>, destination: Option<IpA
 /// syn without ack ratio 97%, packets per sec 8,240, distinct src ips 39,800".
 pub fn describe(
     scored: &ScoredRow,
-    source: Option<IpAddr>,
+    from: &str,
     destination: Option<IpAddr>,
     evidence: &[(&'static str, f64, f32)],
 ) -> String {
     let row = scored.row;
     let packets = row.features.get("packet_count").unwrap_or(0.0);
     let mut text = format!(
-        "{} ({:.0}% sure): {} packets in {} s from {} to {}",
+        "{} ({:.0}% sure): {} packets in {} s from {from} to {}",
         scored.label,
         scored.confidence * 100.0,
         thousands(packets),
         row.window_seconds,
-        source.map_or_else(|| "many sources".to_string(), |ip| ip.to_string()),
         destination.map_or_else(|| "many hosts".to_string(), |ip| ip.to_string()),
     );
     if !evidence.is_empty() {
@@ -345,6 +383,45 @@ mod tests {
         assert_eq!((alerts[0].source, alerts[0].destination), (None, Some(victim)));
         assert_eq!((alerts[1].source, alerts[1].destination, alerts[1].scope), (None, None, Scope::Global));
         assert!(alert_candidates(&scored, 0.95).is_empty(), "below the threshold");
+    }
+
+    #[test]
+    fn a_flood_from_many_sources_is_one_alert_on_its_victim() {
+        let victim: IpAddr = "10.0.0.5".parse().unwrap();
+        let bots: Vec<IpAddr> = (101..=107).map(|i| format!("10.0.0.{i}").parse().unwrap()).collect();
+        let mut rows = vec![row(Scope::DstHost(victim), 0, &[("packet_count", 7_000.0), ("distinct_src_ips", 20.0)])];
+        for (i, bot) in bots.iter().enumerate() {
+            rows.push(row(Scope::SrcHost(*bot), 0, &[("packet_count", 900.0 + i as f64)]));
+        }
+        let scored: Vec<ScoredRow> =
+            rows.iter().map(|r| ScoredRow { row: r, label: "UDP_Flood", confidence: 0.99, evidence: vec![] }).collect();
+        let alerts = alert_candidates(&scored, 0.8);
+        assert_eq!(alerts.len(), 1, "{alerts:?}");
+        let a = &alerts[0];
+        assert_eq!((a.source, a.destination, a.scope), (None, Some(victim), Scope::DstHost(victim)));
+        assert_eq!(a.attackers, bots.iter().rev().copied().collect::<Vec<_>>(), "busiest first");
+        assert_eq!(
+            a.description,
+            "UDP_Flood (99% sure): 7,000 packets in 5 s from 20 sources (10.0.0.107: 906, 10.0.0.106: 905, \
+             10.0.0.105: 904, 10.0.0.104: 903, 10.0.0.103: 902, ...) to 10.0.0.5"
+        );
+
+        // One source behind half of the victim's packets is the alert's source.
+        let rows = [
+            row(Scope::DstHost(victim), 0, &[("packet_count", 7_000.0)]),
+            row(Scope::SrcHost(bots[0]), 0, &[("packet_count", 6_000.0)]),
+            row(Scope::SrcHost(bots[1]), 0, &[("packet_count", 1_000.0)]),
+        ];
+        let scored: Vec<ScoredRow> =
+            rows.iter().map(|r| ScoredRow { row: r, label: "UDP_Flood", confidence: 0.99, evidence: vec![] }).collect();
+        let alerts = alert_candidates(&scored, 0.8);
+        assert_eq!((alerts.len(), alerts[0].source), (1, Some(bots[0])));
+        assert!(alerts[0].description.contains("from 2 sources (10.0.0.101: 6,000, 10.0.0.102: 1,000) to"));
+
+        // Scanners are each their own attack.
+        let scored: Vec<ScoredRow> =
+            rows.iter().map(|r| ScoredRow { row: r, label: "Port_Scan", confidence: 0.99, evidence: vec![] }).collect();
+        assert_eq!(alert_candidates(&scored, 0.8).len(), 2);
     }
 
     #[test]

@@ -72,11 +72,12 @@ pub fn model_card(c: &CardInput) -> String {
          background too), every window row scored (also the rows left out of the numbers above: an attack's \
          edges, spoofed sources), the rules of docs/detection.md at their defaults, the alerts joined as the \
          extension joins them (in a window, a rule's finding takes in the model's alerts about its hosts; across \
-         windows, alerts of one type, source and destination merge, and a rule's alert absorbs the model's \
-         readings of another class of the same kind about its hosts). A capture is detected when an alert of \
-         its class names its victim (none for a sweep) and its attacker (or lists its many; none for spoofed \
-         sources), as the detection test asks; an alert of another class about its hosts is a wrong-class \
-         alert; every alert on a benign capture is a false one.\n\n",
+         windows, alerts of one type, source and destination merge, and the model's other readings of an \
+         incident go into the alert that names them: `traffic_core::alerts::merge`, which the extension asks \
+         too). A capture is detected when an alert of its class names its victim (none for a sweep) and its \
+         attacker (or lists its many; none for spoofed sources), as the detection test asks; an alert of \
+         another class about its hosts is a wrong-class alert, one more of its class about its hosts a repeat; \
+         every alert on a benign capture is a false one.\n\n",
     );
     out.push_str(&system::window_table(c.judged, c.windows));
     out.push_str("\nPer family:\n\n");
@@ -116,8 +117,8 @@ pub fn model_card(c: &CardInput) -> String {
          time and scope, not per packet; rows at an attack's edge and spoofed sources' rows are left out, so the \
          numbers above say nothing about them.\n- Brute force is thin in the long windows: attacks last at \
          most 20 s, so a 180 s window sees a guesser's first 20 s; ncrack opens a connection every few seconds.\n\
-         - Alerts are joined here as the extension joins them, by the trainer's own copy of the condition in \
-         sql/other_readings.sql; tests/tests/detection.rs checks the extension itself on these captures.\n",
+         - Alerts are joined here as the extension joins them, with the same merge rule but without the \
+         database; tests/tests/detection.rs checks the extension itself on these captures.\n",
     );
     out
 }

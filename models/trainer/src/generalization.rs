@@ -128,15 +128,21 @@ pub fn markdown(results: &[HeldOut]) -> String {
 /// variant's held-back captures: detected (and by the rules alone), wrong-class alerts.
 pub fn system_markdown(results: &[HeldOut]) -> String {
     let mut out = String::from(
-        "| held out | captures | detected | by the rules alone | by the model alone | alerts of a wrong class |\n\
-         |---|---|---|---|---|---|\n",
+        "| held out | captures | detected | by the rules alone | by the model alone | alerts of a wrong class | \
+         more alerts of its class |\n|---|---|---|---|---|---|---|\n",
     );
     for h in results {
         let detected = h.judged.iter().filter(|j| j.all.detected).count();
         let by_rules = h.judged.iter().filter(|j| j.by_rules).count();
         let by_model = Totals::of(&h.evaluation.incidents).detected;
         let wrong: usize = h.judged.iter().map(|j| j.all.wrong_class).sum();
-        let _ = writeln!(out, "| {} | {} | {detected} | {by_rules} | {by_model} | {wrong} |", h.name, h.judged.len());
+        let repeats: usize = h.judged.iter().map(|j| j.all.repeats).sum();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {detected} | {by_rules} | {by_model} | {wrong} | {repeats} |",
+            h.name,
+            h.judged.len()
+        );
     }
     out
 }

@@ -2,9 +2,8 @@
 //! captures. Every window row is scored (also the rows training leaves out: an attack's edges,
 //! spoofed sources), the rules run at their defaults, and the alerts are joined as the jobs join
 //! them: in a window by `traffic_core::alerts::with_findings`; across windows by type, source and
-//! destination within the merge gap, a rule's alert absorbing the model's readings of another class
-//! of the same kind about its hosts (the condition of `sql/other_readings.sql`, repeated here for
-//! the trainer, which has no database).
+//! destination within the merge gap, the model's other readings of an incident going into the alert
+//! that names them (`traffic_core::alerts::merge`, which the extension's alert writer asks too).
 //!
 //! An incident is judged as `tests/tests/detection.rs` judges it: detected when an alert of its
 //! class names its victim (none for a sweep) and its attacker (or lists at least 10 of many; none
@@ -14,8 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
+use traffic_core::alerts::merge::{self, Parties};
 use traffic_core::alerts::{
-    alert_candidates, rule_findings, same_kind, with_findings, AlertCandidate, Detector, ScoredRow, Severity,
+    alert_candidates, rule_findings, with_findings, AlertCandidate, Detector, ScoredRow, Severity,
 };
 use traffic_core::detectors::RuleThresholds;
 use traffic_core::features::compute_windows;
@@ -66,16 +66,22 @@ impl Alert {
         }
     }
 
-    /// `sql/other_readings.sql`: whether the model-only alert `model` is another reading of the
-    /// incident of `rule` (raised by a rule): another type of the same kind, within the merge gap,
-    /// naming no party the rule's does not, and at least one.
-    fn absorbs(rule: &Alert, model: &Alert) -> bool {
-        model.class != rule.class
-            && same_kind(&model.class, &rule.class)
-            && rule.overlaps(model)
-            && (model.source.is_some() || model.destination.is_some())
-            && model.source.is_none_or(|s| rule.source == Some(s) || rule.attackers.contains(&s))
-            && (model.destination.is_none() || rule.destination.is_none() || model.destination == rule.destination)
+    fn parties(&self) -> Parties {
+        Parties {
+            alert_type: self.class.clone(),
+            detector: self.detector,
+            source: self.source,
+            destination: self.destination,
+            attackers: self.attackers.clone(),
+        }
+    }
+
+    /// `sql/absorb_alert.sql`: `reading` goes into this alert.
+    fn absorb(&mut self, reading: &Alert) {
+        self.widen(reading);
+        if reading.class == self.class && reading.detector != self.detector {
+            self.detector = Detector::Both;
+        }
     }
 }
 
@@ -151,33 +157,30 @@ pub fn join<'a>(candidates: impl IntoIterator<Item = &'a AlertCandidate>) -> Vec
     out
 }
 
-/// The extension's `absorb_other_readings` for the alert just written.
+/// The extension's `absorb_other_readings` for the alert just written: `merge::plan` over the
+/// alerts within the merge gap of it.
 fn absorb_other_readings(alerts: &mut Vec<Alert>, written: usize) {
-    let model_only = alerts[written].detector == Detector::Model;
-    let others: Vec<usize> = (0..alerts.len())
-        .filter(|&i| i != written && (alerts[i].detector == Detector::Model) != model_only)
-        .filter(|&i| {
-            let (rule, model) =
-                if model_only { (&alerts[i], &alerts[written]) } else { (&alerts[written], &alerts[i]) };
-            Alert::absorbs(rule, model)
-        })
+    let near: Vec<(i64, Parties)> = alerts
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.overlaps(&alerts[written]))
+        .map(|(i, a)| (i as i64, a.parties()))
         .collect();
-    if model_only {
-        // The model's alone goes into the first rule alert, once.
-        if let Some(&into) = others.first() {
-            let from = alerts[written].clone();
-            alerts[into].widen(&from);
-            alerts.remove(written);
-        }
-    } else {
-        let absorbed: Vec<Alert> = others.iter().map(|&i| alerts[i].clone()).collect();
-        absorbed.iter().for_each(|a| alerts[written].widen(a));
-        let mut i = 0;
-        alerts.retain(|_| {
-            i += 1;
-            !others.contains(&(i - 1))
-        });
+    let (absorbed, into) = merge::plan(&alerts[written].parties(), &near);
+    for &i in &absorbed {
+        let reading = alerts[i as usize].clone();
+        alerts[written].absorb(&reading);
     }
+    if let Some(keeper) = into {
+        let reading = alerts[written].clone();
+        alerts[keeper as usize].absorb(&reading);
+    }
+    let gone: Vec<usize> = absorbed.iter().map(|&i| i as usize).chain(into.map(|_| written)).collect();
+    let mut i = 0;
+    alerts.retain(|_| {
+        i += 1;
+        !gone.contains(&(i - 1))
+    });
 }
 
 /// Whether an alert is the attack, named as an analyst needs it.
@@ -212,6 +215,8 @@ pub fn busy_hours(packets: &[Packet]) -> f64 {
 pub struct Outcome {
     pub detected: bool,
     pub wrong_class: usize,
+    /// Alerts of its class beyond the first about its hosts (one attack should be one alert).
+    pub repeats: usize,
     /// On benign traffic: (High or Critical, Medium or Low) alerts.
     pub false_alerts: (usize, usize),
     pub benign_hours: f64,
@@ -223,6 +228,11 @@ impl Outcome {
             Some(attack) => Outcome {
                 detected: alerts.iter().any(|a| names(a, attack)),
                 wrong_class: alerts.iter().filter(|a| a.class != attack.class && about(a, attack)).count(),
+                repeats: alerts
+                    .iter()
+                    .filter(|a| a.class == attack.class && about(a, attack))
+                    .count()
+                    .saturating_sub(1),
                 ..Outcome::default()
             },
             None => {
@@ -269,6 +279,7 @@ struct Sums {
     detected: usize,
     by_rules: usize,
     wrong_class: usize,
+    repeats: usize,
     serious: usize,
     other: usize,
     hours: f64,
@@ -281,6 +292,7 @@ impl Sums {
             self.detected += usize::from(o.detected);
             self.by_rules += usize::from(by_rules);
             self.wrong_class += o.wrong_class;
+            self.repeats += o.repeats;
         } else {
             self.serious += o.false_alerts.0;
             self.other += o.false_alerts.1;
@@ -296,11 +308,11 @@ impl Sums {
         }
     }
 
-    fn per_incident(&self) -> f64 {
+    fn per_incident(&self, n: usize) -> f64 {
         if self.incidents == 0 {
             0.0
         } else {
-            self.wrong_class as f64 / self.incidents as f64
+            n as f64 / self.incidents as f64
         }
     }
 
@@ -318,16 +330,18 @@ impl Sums {
 pub fn window_table<'a>(judged: impl IntoIterator<Item = &'a Judged>, windows: &[u32]) -> String {
     let judged: Vec<&Judged> = judged.into_iter().collect();
     let mut out = String::from(
-        "| windows | incidents detected | alerts of a wrong class per incident | High/Critical false alerts | \
-         Medium/Low false alerts | benign hours | false alerts per benign hour |\n|---|---|---|---|---|---|---|\n",
+        "| windows | incidents detected | alerts of a wrong class per incident | more alerts of its class per \
+         incident | High/Critical false alerts | Medium/Low false alerts | benign hours | false alerts per benign \
+         hour |\n|---|---|---|---|---|---|---|---|\n",
     );
     let mut line = |label: String, sums: Sums| {
         let _ = writeln!(
             out,
-            "| {label} | {} of {} | {:.2} | {} | {} | {:.2} | {:.1} |",
+            "| {label} | {} of {} | {:.2} | {:.2} | {} | {} | {:.2} | {:.1} |",
             sums.detected,
             sums.incidents,
-            sums.per_incident(),
+            sums.per_incident(sums.wrong_class),
+            sums.per_incident(sums.repeats),
             sums.serious,
             sums.other,
             sums.hours,
@@ -359,18 +373,19 @@ pub fn family_table<'a>(judged: impl IntoIterator<Item = &'a Judged>) -> String 
         }
     }
     let mut out = String::from(
-        "| family | captures | detected | recall | by the rules alone | alerts of a wrong class per incident |\n\
-         |---|---|---|---|---|---|\n",
+        "| family | captures | detected | recall | by the rules alone | alerts of a wrong class per incident | \
+         more alerts of its class per incident |\n|---|---|---|---|---|---|---|\n",
     );
     for (family, s) in &families {
         let _ = writeln!(
             out,
-            "| {family} | {} | {} | {:.2} | {} | {:.2} |",
+            "| {family} | {} | {} | {:.2} | {} | {:.2} | {:.2} |",
             s.incidents,
             s.detected,
             s.recall(),
             s.by_rules,
-            s.per_incident()
+            s.per_incident(s.wrong_class),
+            s.per_incident(s.repeats)
         );
     }
     out
@@ -379,7 +394,8 @@ pub fn family_table<'a>(judged: impl IntoIterator<Item = &'a Judged>) -> String 
 /// Per capture: detected in which window sizes, wrong-class alerts; benign ones: false alerts.
 pub fn capture_table(judged: &[Judged]) -> String {
     let mut out = String::from(
-        "| capture | class | detected in | wrong-class alerts | false alerts (High+ / Medium-) |\n|---|---|---|---|---|\n",
+        "| capture | class | detected in | wrong-class alerts | more alerts of its class | false alerts (High+ / \
+         Medium-) |\n|---|---|---|---|---|---|\n",
     );
     for j in judged {
         let detected: Vec<String> =
@@ -398,7 +414,11 @@ pub fn capture_table(judged: &[Judged]) -> String {
         };
         let false_alerts =
             if j.class.is_none() { format!("{} / {}", j.all.false_alerts.0, j.all.false_alerts.1) } else { "-".into() };
-        let _ = writeln!(out, "| {} | {class} | {found} | {} | {false_alerts} |", j.name, j.all.wrong_class);
+        let _ = writeln!(
+            out,
+            "| {} | {class} | {found} | {} | {} | {false_alerts} |",
+            j.name, j.all.wrong_class, j.all.repeats
+        );
     }
     out
 }
@@ -422,20 +442,23 @@ mod tests {
     }
 
     #[test]
-    fn a_rule_alert_absorbs_the_models_readings_of_its_incident() {
+    fn readings_past_the_merge_gap_stay_apart() {
         let rule = alert("SYN_Flood", Some("10.0.0.66"), Some("10.0.0.5"), Detector::Rule);
-        assert!(Alert::absorbs(&rule, &alert("Slow_DoS", None, Some("10.0.0.5"), Detector::Model)));
-        assert!(Alert::absorbs(&rule, &alert("UDP_Flood", Some("10.0.0.66"), None, Detector::Model)));
-        assert!(
-            !Alert::absorbs(&rule, &alert("Brute_Force", Some("10.0.0.66"), None, Detector::Model)),
-            "another kind"
-        );
-        assert!(!Alert::absorbs(&rule, &alert("Slow_DoS", Some("10.0.0.7"), None, Detector::Model)), "another host");
-        assert!(!Alert::absorbs(&rule, &alert("Slow_DoS", None, None, Detector::Model)), "names no party");
         let mut late = alert("Slow_DoS", None, Some("10.0.0.5"), Detector::Model);
         late.first_micros = 200_000_000;
         late.last_micros = 205_000_000;
-        assert!(!Alert::absorbs(&rule, &late), "past the merge gap");
+        let mut alerts = vec![rule, late];
+        absorb_other_readings(&mut alerts, 1);
+        assert_eq!(alerts.len(), 2);
+    }
+
+    #[test]
+    fn a_same_class_reading_makes_the_rules_alert_one_by_both() {
+        let rule = alert("UDP_Flood", None, Some("10.0.0.5"), Detector::Rule);
+        let mut alerts = vec![rule, alert("UDP_Flood", None, None, Detector::Model)];
+        absorb_other_readings(&mut alerts, 1);
+        assert_eq!(alerts.len(), 1);
+        assert_eq!(alerts[0].detector, Detector::Both);
     }
 
     #[test]

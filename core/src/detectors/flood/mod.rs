@@ -91,7 +91,7 @@ impl Finding {
     }
 
     /// "12,000 half-open handshakes to 10.0.0.5 port 80 in 5 s (2,400/s) from 20 sources
-    /// (10.0.0.101, ...); rule: at least 500 in 5 s".
+    /// (10.0.0.101: 640, ...); rule: at least 500 in 5 s": the busiest sources with their counts.
     pub fn describe(&self) -> String {
         let thousands = crate::alerts::thousands;
         let named = self.attackers();
@@ -101,7 +101,12 @@ impl Finding {
                 format!("from {} sources, none behind 1% of them (spoofed?)", thousands(f64::from(self.sources)))
             }
             _ => {
-                let list: Vec<String> = named.iter().take(SOURCES_LISTED).map(IpAddr::to_string).collect();
+                let list: Vec<String> = self
+                    .top_sources
+                    .iter()
+                    .take(named.len().min(SOURCES_LISTED))
+                    .map(|(ip, n)| format!("{ip}: {}", thousands(f64::from(*n))))
+                    .collect();
                 let more = if self.sources as usize > list.len() { ", ..." } else { "" };
                 format!("from {} sources ({}{more})", thousands(f64::from(self.sources)), list.join(", "))
             }

@@ -378,7 +378,7 @@ mod tests {
         let found = find(&mut packets);
         assert_eq!(found.len(), 1);
         assert_eq!((found[0].sources, found[0].attacker(), found[0].attackers().len()), (20, None, 20));
-        assert!(found[0].describe().contains("from 20 sources (10.0.0.101, "), "{}", found[0].describe());
+        assert!(found[0].describe().contains("from 20 sources (10.0.0.101: 150, "), "{}", found[0].describe());
 
         let mut packets = over_4s(3_000, |i, t| {
             vec![udp(t, &format!("172.{}.{}.{}", 16 + i / 65_536, (i / 256) % 256, i % 256), 1_000, VICTIM, 53)]

@@ -129,7 +129,11 @@ mod tests {
         let found = syn_flood_findings(&flood(2_000, &bots), 5, 500);
         assert_eq!(found.len(), 1);
         assert_eq!((found[0].sources, found[0].attacker(), found[0].attackers().len()), (20, None, 20));
-        assert!(found[0].describe().contains("from 20 sources (10.0.0.101, 10.0.0.102,"), "{}", found[0].describe());
+        assert!(
+            found[0].describe().contains("from 20 sources (10.0.0.101: 100, 10.0.0.102: 100,"),
+            "{}",
+            found[0].describe()
+        );
 
         let spoofed: Vec<String> =
             (0..1_500).map(|i| format!("172.{}.{}.{}", 16 + i / 65_536, (i / 256) % 256, i % 256)).collect();
