@@ -234,6 +234,14 @@ pub fn raise_alerts(
 pub(crate) fn write_alert(c: &AlertCandidate, model_id: Option<i64>) -> Result<(), pgrx::spi::Error> {
     let start = c.start_micros;
     let end = start + i64::from(c.window_seconds) * 1_000_000;
+    let reading = Parties::from(c);
+    if !merge::opens_alert(&reading) {
+        // A reading of no host joins an alert that takes it, or stays on its window row only.
+        let near = alerts_near(Around::Span(start, end))?;
+        if !near.iter().any(|(_, keeper)| merge::absorbs(keeper, &reading)) {
+            return Ok(());
+        }
+    }
     // A rule's alert has no feature contributions: its description says why.
     let explanation: Option<serde_json::Value> = (c.detector != Detector::Rule).then(|| {
         c.evidence
@@ -317,12 +325,44 @@ pub(crate) fn write_alert(c: &AlertCandidate, model_id: Option<i64>) -> Result<(
 /// of the same kind at the attack's edges) go into the alert that names every party they name
 /// (`traffic_core::alerts::merge`). Returns the alert `id`'s windows now belong to.
 fn absorb_other_readings(id: i64) -> Result<i64, pgrx::spi::Error> {
-    let near: Vec<(i64, Parties)> = Spi::connect(|client| {
+    let near = alerts_near(Around::Alert(id))?;
+    let Some((_, written)) = near.iter().find(|(other, _)| *other == id) else { return Ok(id) };
+    let (absorbed, into) = merge::plan(written, &near);
+    for reading in absorbed {
+        absorb(id, reading)?;
+    }
+    match into {
+        Some(keeper) => {
+            absorb(keeper, id)?;
+            Ok(keeper)
+        }
+        None => Ok(id),
+    }
+}
+
+/// What the alerts near are near: a stored alert, or a window's span (microseconds).
+enum Around {
+    Alert(i64),
+    Span(i64, i64),
+}
+
+/// The alerts within the merge gap of `around`, oldest first (sql/alerts_near.sql).
+fn alerts_near(around: Around) -> Result<Vec<(i64, Parties)>, pgrx::spi::Error> {
+    let (id, span) = match around {
+        Around::Alert(id) => (Some(id), None),
+        Around::Span(start, end) => (None, Some((timestamptz(start), timestamptz(end)))),
+    };
+    Spi::connect(|client| {
         client
             .select(
                 include_str!("../../sql/alerts_near.sql"),
                 None,
-                &[id.into(), f64::from(ALERT_MERGE_GAP_SECS.get()).into()],
+                &[
+                    id.into(),
+                    span.map(|(lo, _)| lo).into(),
+                    span.map(|(_, hi)| hi).into(),
+                    f64::from(ALERT_MERGE_GAP_SECS.get()).into(),
+                ],
             )?
             .map(|row| {
                 let ip = |name: &str| -> Result<Option<IpAddr>, pgrx::spi::Error> {
@@ -343,20 +383,8 @@ fn absorb_other_readings(id: i64) -> Result<i64, pgrx::spi::Error> {
                 };
                 Ok((row.get_by_name::<i64, _>("id")?.unwrap_or(0), parties))
             })
-            .collect::<Result<_, pgrx::spi::Error>>()
-    })?;
-    let Some((_, written)) = near.iter().find(|(other, _)| *other == id) else { return Ok(id) };
-    let (absorbed, into) = merge::plan(written, &near);
-    for reading in absorbed {
-        absorb(id, reading)?;
-    }
-    match into {
-        Some(keeper) => {
-            absorb(keeper, id)?;
-            Ok(keeper)
-        }
-        None => Ok(id),
-    }
+            .collect()
+    })
 }
 
 /// Alert `from` absorbed into alert `into` (sql/absorb_alert.sql).

@@ -911,6 +911,11 @@ fn the_models_readings_of_an_attack_across_windows_are_one_alert() {
         assert_eq!(attackers, &bots.map(String::from));
         assert!(found.iter().any(|a| a.1 == "10.0.0.199 -> 10.0.0.6" && a.2 == "model"));
     }
+
+    // A reading of no host with nothing to join opens no alert.
+    Spi::run("DELETE FROM detected_alerts").unwrap();
+    crate::alerts::write_alert(&readings[2], None).unwrap();
+    assert_eq!(count("SELECT count(*) FROM detected_alerts"), 0);
 }
 
 #[pg_test]

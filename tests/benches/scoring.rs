@@ -1,6 +1,7 @@
 //! Scoring benchmark: rows/s scored by the Rust evaluator alone and by SQL over
 //! `aggregated_features`, against XGBoost's own single-thread predict on the same model (7
-//! classes, depth 6, BENCH_ROUNDS x 7 trees) and the same rows, in the same run.
+//! classes, depth 6, BENCH_ROUNDS x 7 trees) and the same rows, in the same run; and the shipped
+//! model (models/default.json) on the same rows, what the jobs pay per window row.
 //!
 //! `cargo bench -p e2e --bench scoring`; BENCH_ROWS (default 50,000), BENCH_ROUNDS (default 86,
 //! 602 trees).
@@ -102,6 +103,15 @@ async fn main() -> anyhow::Result<()> {
         batch / xgboost
     );
     println!("  TreeSHAP contributions (explain)        {shap:>10.0} rows/s");
+    // What the jobs pay per window row: the shipped model (its own size and classes) on the same rows.
+    let shipped =
+        Model::from_json(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../models/default.json"))?)?;
+    let (shipped_time, _) = best_of(3, || shipped.probabilities_batch(&values).expect("rows fit").len());
+    println!(
+        "  the shipped model ({} trees), batches   {:>10.0} rows/s",
+        shipped.num_trees(),
+        rows as f64 / shipped_time.as_secs_f64()
+    );
     if std::env::var("BENCH_SKIP_SQL").is_ok() {
         return Ok(());
     }

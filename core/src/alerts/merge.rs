@@ -16,10 +16,16 @@
 //! - into another of the model's own alerts of the same class that names more: the scanner's row
 //!   ("to many hosts") into the scanner-and-victim alert, a flood source's row into the alert on
 //!   its victim that lists it.
+//!
+//! A reading that names no host at all (the global row, when no host's row of its window agrees)
+//! opens no alert of its own ([`opens_alert`]): an analyst cannot act on "an attack from many
+//! sources to many hosts", and on the lab's captures such readings named no attack that a host's
+//! row or a rule did not, while they were the model's false alerts on benign traffic. It joins an
+//! alert that takes it, and stays on its window row (`aggregated_features.predicted_label`).
 
 use std::net::IpAddr;
 
-use super::{same_kind, Detector};
+use super::{same_kind, AlertCandidate, Detector};
 
 /// What the merge rule reads of a stored alert.
 #[derive(Debug, Clone, PartialEq)]
@@ -31,6 +37,18 @@ pub struct Parties {
     pub attackers: Vec<IpAddr>,
 }
 
+impl From<&AlertCandidate> for Parties {
+    fn from(c: &AlertCandidate) -> Self {
+        Parties {
+            alert_type: c.alert_type.clone(),
+            detector: c.detector,
+            source: c.source,
+            destination: c.destination,
+            attackers: c.attackers.clone(),
+        }
+    }
+}
+
 impl Parties {
     fn names_source(&self, ip: IpAddr) -> bool {
         self.source == Some(ip) || self.attackers.contains(&ip)
@@ -39,6 +57,11 @@ impl Parties {
     fn same_key(&self, other: &Parties) -> bool {
         self.alert_type == other.alert_type && self.source == other.source && self.destination == other.destination
     }
+}
+
+/// Whether an alert may stand on its own: a rule's does, the model's when it names a host.
+pub fn opens_alert(alert: &Parties) -> bool {
+    alert.detector != Detector::Model || alert.source.is_some() || alert.destination.is_some()
 }
 
 /// Whether `reading` (the model's alone) is another reading of `keeper`'s incident and goes into
@@ -123,6 +146,13 @@ mod tests {
         assert!(!absorbs(&scanner, &full), "never both ways");
         assert!(!absorbs(&full, &alert("Port_Scan", A, Some("10.0.0.6"), Detector::Model)), "another victim");
         assert!(!absorbs(&full, &full.clone()), "the same alert");
+    }
+
+    #[test]
+    fn a_reading_of_no_host_opens_no_alert() {
+        assert!(!opens_alert(&alert("Brute_Force", None, None, Detector::Model)));
+        assert!(opens_alert(&alert("Brute_Force", None, V, Detector::Model)));
+        assert!(opens_alert(&alert("Host_Sweep", None, None, Detector::Rule)), "a rule's finding stands");
     }
 
     #[test]

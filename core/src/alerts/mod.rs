@@ -2,8 +2,8 @@
 //!
 //! A window of one size and start has a global row and rows for its busiest sources and
 //! destinations, each scored on its own. An attack label on source rows names attackers, on
-//! destination rows victims; with neither (a flood from random spoofed sources seen only
-//! globally) the alert names what it can and leaves the rest empty.
+//! destination rows victims; with neither, the global row's reading names no host and only joins
+//! an alert that explains it (`merge::opens_alert`).
 
 use std::fmt::Write as _;
 use std::net::IpAddr;

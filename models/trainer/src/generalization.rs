@@ -32,7 +32,9 @@ pub const VARIANTS: &[(&str, &[&str])] = &[
     ("medusa (SSH)", &["brute_force_ssh_medusa"]),
     ("ncrack (SSH)", &["brute_force_ssh_ncrack"]),
     ("HTTP basic auth", &["brute_force_http"]),
+    ("FTP (medusa)", &["brute_force_ftp"]),
     ("slow POST", &["slow_post"]),
+    ("slow read", &["slow_read"]),
     ("DNS flood from many clients", &["dns_flood_clients"]),
     ("DNS flood from many source ports", &["dns_flood_ports"]),
 ];
@@ -128,18 +130,19 @@ pub fn markdown(results: &[HeldOut]) -> String {
 /// variant's held-back captures: detected (and by the rules alone), wrong-class alerts.
 pub fn system_markdown(results: &[HeldOut]) -> String {
     let mut out = String::from(
-        "| held out | captures | detected | by the rules alone | by the model alone | alerts of a wrong class | \
-         more alerts of its class |\n|---|---|---|---|---|---|---|\n",
+        "| held out | captures | detected | named in full | by the rules alone | by the model alone | alerts of a \
+         wrong class | more alerts of its class |\n|---|---|---|---|---|---|---|---|\n",
     );
     for h in results {
         let detected = h.judged.iter().filter(|j| j.all.detected).count();
+        let in_full = h.judged.iter().filter(|j| j.all.in_full).count();
         let by_rules = h.judged.iter().filter(|j| j.by_rules).count();
         let by_model = Totals::of(&h.evaluation.incidents).detected;
         let wrong: usize = h.judged.iter().map(|j| j.all.wrong_class).sum();
         let repeats: usize = h.judged.iter().map(|j| j.all.repeats).sum();
         let _ = writeln!(
             out,
-            "| {} | {} | {detected} | {by_rules} | {by_model} | {wrong} | {repeats} |",
+            "| {} | {} | {detected} | {in_full} | {by_rules} | {by_model} | {wrong} | {repeats} |",
             h.name,
             h.judged.len()
         );

@@ -112,12 +112,13 @@ enum Command {
         #[arg(long, default_value_t = 20.0)]
         benign_seconds: f64,
         #[arg(long = "scenario", default_values_t = [
-            "benign", "benign_resolver", "benign_web_load", "port_scan_syn", "port_scan_fin", "port_scan_xmas", "port_scan_null",
-            "port_scan_ack", "port_scan_maimon", "port_scan_window", "port_scan_slow", "port_scan_v6", "sweep_ping",
+            "benign", "benign_resolver", "benign_web_load", "benign_ssh", "port_scan_syn", "port_scan_fin", "port_scan_xmas",
+            "port_scan_null", "port_scan_ack", "port_scan_maimon", "port_scan_window", "port_scan_slow", "port_scan_udp",
+            "port_scan_masscan", "port_scan_v6", "sweep_ping",
             "sweep_port", "sweep_v6", "syn_flood", "syn_flood_low", "syn_flood_distributed", "syn_flood_spoofed",
             "udp_flood", "udp_flood_low", "udp_flood_distributed", "udp_flood_spoofed", "icmp_flood",
             "icmp_flood_low", "icmp_flood_distributed", "ack_flood", "rst_flood", "brute_force_ssh",
-            "brute_force_ssh_medusa", "brute_force_http", "slowloris", "slow_read", "slow_post", "dns_flood",
+            "brute_force_ssh_medusa", "brute_force_ftp", "brute_force_http", "slowloris", "slow_read", "slow_post", "dns_flood",
             "dns_flood_ports", "dns_flood_clients"
         ].map(String::from))]
         scenarios: Vec<String>,

@@ -5,9 +5,10 @@
 //! destination within the merge gap, the model's other readings of an incident going into the alert
 //! that names them (`traffic_core::alerts::merge`, which the extension's alert writer asks too).
 //!
-//! An incident is judged as `tests/tests/detection.rs` judges it: detected when an alert of its
-//! class names its victim (none for a sweep) and its attacker (or lists at least 10 of many; none
-//! for spoofed sources); every alert of another class about its hosts is a wrong-class alert.
+//! An incident is detected when an alert of its class names its attacker or its victim (the
+//! issue's measure), and named in full as `tests/tests/detection.rs` asks: its victim (none for a
+//! sweep) and its attacker (or at least 10 of many; none for spoofed sources). Every alert of
+//! another class about its hosts is a wrong-class alert.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -132,6 +133,14 @@ pub fn join<'a>(candidates: impl IntoIterator<Item = &'a AlertCandidate>) -> Vec
             first_micros: c.start_micros,
             last_micros: c.start_micros + i64::from(c.window_seconds) * 1_000_000,
         };
+        if !merge::opens_alert(&alert.parties()) {
+            // A reading of no host joins the first alert that takes it, or none.
+            let reading = alert.parties();
+            if let Some(k) = out.iter_mut().find(|k| k.overlaps(&alert) && merge::absorbs(&k.parties(), &reading)) {
+                k.absorb(&alert);
+            }
+            continue;
+        }
         let same = |a: &Alert| {
             a.class == alert.class
                 && a.source == alert.source
@@ -183,17 +192,27 @@ fn absorb_other_readings(alerts: &mut Vec<Alert>, written: usize) {
     });
 }
 
-/// Whether an alert is the attack, named as an analyst needs it.
+/// Whether an alert is the attack, named in full as the detection test asks: its class, its victim
+/// (none for a sweep) and its attacker (or at least 10 of its many; none when spoofed).
 pub fn names(alert: &Alert, attack: &Attack) -> bool {
     let victim = match alert.destination {
         Some(d) => attack.victims.contains(&d),
         None => attack.victims.is_empty(),
     };
+    alert.class == attack.class && victim && (attack.attackers.is_empty() || names_attacker(alert, attack))
+}
+
+/// Whether an alert points an analyst at the attack, the issue's measure of detection: its class,
+/// naming its attacker (or at least 10 of its many) or its victim.
+pub fn points_at(alert: &Alert, attack: &Attack) -> bool {
+    let victim = alert.destination.is_some_and(|d| attack.victims.contains(&d));
+    alert.class == attack.class && (victim || names_attacker(alert, attack))
+}
+
+fn names_attacker(alert: &Alert, attack: &Attack) -> bool {
     let listed = alert.attackers.iter().filter(|a| attack.attackers.contains(a)).count();
-    let attacker = attack.attackers.is_empty()
-        || alert.source.is_some_and(|s| attack.attackers.contains(&s))
-        || (attack.attackers.len() > 1 && listed >= attack.attackers.len().min(10));
-    alert.class == attack.class && victim && attacker
+    alert.source.is_some_and(|s| attack.attackers.contains(&s))
+        || (attack.attackers.len() > 1 && listed >= attack.attackers.len().min(10))
 }
 
 /// Whether an alert is about the attack's hosts.
@@ -213,7 +232,10 @@ pub fn busy_hours(packets: &[Packet]) -> f64 {
 /// What the alerts on one capture came to.
 #[derive(Debug, Default, Clone)]
 pub struct Outcome {
+    /// An alert of its class names its attacker or its victim ([`points_at`]).
     pub detected: bool,
+    /// An alert of its class names both, as the detection test asks ([`names`]).
+    pub in_full: bool,
     pub wrong_class: usize,
     /// Alerts of its class beyond the first about its hosts (one attack should be one alert).
     pub repeats: usize,
@@ -226,7 +248,8 @@ impl Outcome {
     pub fn of(replay: &Replay, alerts: &[Alert]) -> Outcome {
         match &replay.attack {
             Some(attack) => Outcome {
-                detected: alerts.iter().any(|a| names(a, attack)),
+                detected: alerts.iter().any(|a| points_at(a, attack)),
+                in_full: alerts.iter().any(|a| names(a, attack)),
                 wrong_class: alerts.iter().filter(|a| a.class != attack.class && about(a, attack)).count(),
                 repeats: alerts
                     .iter()
@@ -277,6 +300,7 @@ pub fn judge(model: &Model, replay: &Replay, windows: &[u32], top_k: usize, thre
 struct Sums {
     incidents: usize,
     detected: usize,
+    in_full: usize,
     by_rules: usize,
     wrong_class: usize,
     repeats: usize,
@@ -290,6 +314,7 @@ impl Sums {
         if is_attack {
             self.incidents += 1;
             self.detected += usize::from(o.detected);
+            self.in_full += usize::from(o.in_full);
             self.by_rules += usize::from(by_rules);
             self.wrong_class += o.wrong_class;
             self.repeats += o.repeats;
@@ -330,16 +355,17 @@ impl Sums {
 pub fn window_table<'a>(judged: impl IntoIterator<Item = &'a Judged>, windows: &[u32]) -> String {
     let judged: Vec<&Judged> = judged.into_iter().collect();
     let mut out = String::from(
-        "| windows | incidents detected | alerts of a wrong class per incident | more alerts of its class per \
-         incident | High/Critical false alerts | Medium/Low false alerts | benign hours | false alerts per benign \
-         hour |\n|---|---|---|---|---|---|---|---|\n",
+        "| windows | incidents detected | named in full | alerts of a wrong class per incident | more alerts of \
+         its class per incident | High/Critical false alerts | Medium/Low false alerts | benign hours | false \
+         alerts per benign hour |\n|---|---|---|---|---|---|---|---|---|\n",
     );
     let mut line = |label: String, sums: Sums| {
         let _ = writeln!(
             out,
-            "| {label} | {} of {} | {:.2} | {:.2} | {} | {} | {:.2} | {:.1} |",
+            "| {label} | {} of {} | {} | {:.2} | {:.2} | {} | {} | {:.2} | {:.1} |",
             sums.detected,
             sums.incidents,
+            sums.in_full,
             sums.per_incident(sums.wrong_class),
             sums.per_incident(sums.repeats),
             sums.serious,
@@ -373,16 +399,17 @@ pub fn family_table<'a>(judged: impl IntoIterator<Item = &'a Judged>) -> String 
         }
     }
     let mut out = String::from(
-        "| family | captures | detected | recall | by the rules alone | alerts of a wrong class per incident | \
-         more alerts of its class per incident |\n|---|---|---|---|---|---|---|\n",
+        "| family | captures | detected | recall | named in full | by the rules alone | alerts of a wrong class per \
+         incident | more alerts of its class per incident |\n|---|---|---|---|---|---|---|---|\n",
     );
     for (family, s) in &families {
         let _ = writeln!(
             out,
-            "| {family} | {} | {} | {:.2} | {} | {:.2} | {:.2} |",
+            "| {family} | {} | {} | {:.2} | {} | {} | {:.2} | {:.2} |",
             s.incidents,
             s.detected,
             s.recall(),
+            s.in_full,
             s.by_rules,
             s.per_incident(s.wrong_class),
             s.per_incident(s.repeats)
@@ -394,8 +421,8 @@ pub fn family_table<'a>(judged: impl IntoIterator<Item = &'a Judged>) -> String 
 /// Per capture: detected in which window sizes, wrong-class alerts; benign ones: false alerts.
 pub fn capture_table(judged: &[Judged]) -> String {
     let mut out = String::from(
-        "| capture | class | detected in | wrong-class alerts | more alerts of its class | false alerts (High+ / \
-         Medium-) |\n|---|---|---|---|---|---|\n",
+        "| capture | class | detected in | named in full | wrong-class alerts | more alerts of its class | false \
+         alerts (High+ / Medium-) |\n|---|---|---|---|---|---|---|\n",
     );
     for j in judged {
         let detected: Vec<String> =
@@ -414,9 +441,14 @@ pub fn capture_table(judged: &[Judged]) -> String {
         };
         let false_alerts =
             if j.class.is_none() { format!("{} / {}", j.all.false_alerts.0, j.all.false_alerts.1) } else { "-".into() };
+        let in_full = match (&j.class, j.all.in_full) {
+            (None, _) => "-",
+            (Some(_), true) => "yes",
+            (Some(_), false) => "no",
+        };
         let _ = writeln!(
             out,
-            "| {} | {class} | {found} | {} | {} | {false_alerts} |",
+            "| {} | {class} | {found} | {in_full} | {} | {} | {false_alerts} |",
             j.name, j.all.wrong_class, j.all.repeats
         );
     }
@@ -454,11 +486,38 @@ mod tests {
 
     #[test]
     fn a_same_class_reading_makes_the_rules_alert_one_by_both() {
-        let rule = alert("UDP_Flood", None, Some("10.0.0.5"), Detector::Rule);
-        let mut alerts = vec![rule, alert("UDP_Flood", None, None, Detector::Model)];
+        let rule = alert("UDP_Flood", Some("10.0.0.66"), Some("10.0.0.5"), Detector::Rule);
+        let mut alerts = vec![rule, alert("UDP_Flood", Some("10.0.0.66"), None, Detector::Model)];
         absorb_other_readings(&mut alerts, 1);
         assert_eq!(alerts.len(), 1);
         assert_eq!(alerts[0].detector, Detector::Both);
+    }
+
+    #[test]
+    fn a_reading_of_no_host_only_joins() {
+        let candidate = |class: &str, source: Option<&str>, destination: Option<&str>, start: i64| {
+            let ip = |s: Option<&str>| s.map(|s| s.parse::<IpAddr>().unwrap());
+            AlertCandidate {
+                alert_type: class.into(),
+                source: ip(source),
+                destination: ip(destination),
+                severity: Severity::High,
+                confidence: 0.9,
+                description: String::new(),
+                window_seconds: 5,
+                start_micros: start,
+                scope: traffic_core::features::Scope::Global,
+                evidence: Vec::new(),
+                detector: Detector::Model,
+                attackers: ip(source).into_iter().collect(),
+            }
+        };
+        let global = candidate("Brute_Force", None, None, 5_000_000);
+        assert!(join([&global]).is_empty(), "alone, it opens no alert");
+        let named = candidate("Brute_Force", Some("10.0.0.66"), Some("10.0.0.5"), 0);
+        let joined = join([&named, &global]);
+        assert_eq!(joined.len(), 1);
+        assert_eq!(joined[0].last_micros, 10_000_000, "it joined the alert that names the hosts");
     }
 
     #[test]
