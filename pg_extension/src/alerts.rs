@@ -2,10 +2,10 @@
 //! Which rows and findings make an alert, its severity and its words come from
 //! `traffic_core::alerts`; here they are only written, merging an ongoing attack into one alert.
 
-use pgrx::prelude::*;
-use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, Inet, JsonB};
 use std::net::IpAddr;
 
+use pgrx::prelude::*;
+use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, Inet, JsonB};
 use traffic_core::alerts::merge::{self, Parties};
 use traffic_core::alerts::{
     alert_candidates, is_flagged, with_findings, AlertCandidate, Detector, RuleFinding, ScoredRow,

@@ -389,26 +389,34 @@ pub fn window_table<'a>(judged: impl IntoIterator<Item = &'a Judged>, windows: &
     out
 }
 
-/// Per family (attack class): captures, detected with the model and by the rules alone,
-/// wrong-class alerts per incident, all window sizes together.
+/// Per family (attack class): captures, detected with the model (all window sizes together, and
+/// recall in each alone) and by the rules alone, wrong-class alerts per incident.
 pub fn family_table<'a>(judged: impl IntoIterator<Item = &'a Judged>) -> String {
-    let mut families: BTreeMap<&str, Sums> = BTreeMap::new();
+    // Per family: all window sizes together, and each size alone.
+    let mut families: BTreeMap<&str, (Sums, BTreeMap<u32, Sums>)> = BTreeMap::new();
     for j in judged {
         if let Some(class) = &j.class {
-            families.entry(class).or_default().add(&j.all, true, j.by_rules);
+            let (all, per_window) = families.entry(class).or_default();
+            all.add(&j.all, true, j.by_rules);
+            for (size, outcome) in &j.per_window {
+                per_window.entry(*size).or_default().add(outcome, true, false);
+            }
         }
     }
     let mut out = String::from(
-        "| family | captures | detected | recall | named in full | by the rules alone | alerts of a wrong class per \
-         incident | more alerts of its class per incident |\n|---|---|---|---|---|---|---|---|\n",
+        "| family | captures | detected | recall | recall per window size | named in full | by the rules alone | \
+         alerts of a wrong class per incident | more alerts of its class per incident |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
     );
-    for (family, s) in &families {
+    for (family, (s, per_window)) in &families {
+        let sizes: Vec<String> = per_window.iter().map(|(size, w)| format!("{size} s: {:.2}", w.recall())).collect();
         let _ = writeln!(
             out,
-            "| {family} | {} | {} | {:.2} | {} | {} | {:.2} | {:.2} |",
+            "| {family} | {} | {} | {:.2} | {} | {} | {} | {:.2} | {:.2} |",
             s.incidents,
             s.detected,
             s.recall(),
+            sizes.join(", "),
             s.in_full,
             s.by_rules,
             s.per_incident(s.wrong_class),
