@@ -77,8 +77,9 @@ pub fn model_card(c: &CardInput) -> String {
          too). A capture is detected when an alert of its class names its attacker (or lists its many) or its \
          victim, and named in full when one names its victim (none for a sweep) and its attacker (none for \
          spoofed sources), as the detection test asks; an alert of another class about its hosts is a \
-         wrong-class alert, one more of its class about its hosts a repeat; every alert on a benign capture is \
-         a false one.\n\n",
+         wrong-class alert, one more of its class about its hosts a repeat, one about neither its attackers nor \
+         its victims an alert about other hosts (the benign traffic beside it); every alert on a benign capture \
+         is a false one.\n\n",
     );
     out.push_str(&system::window_table(c.judged, c.windows));
     out.push_str("\nPer family:\n\n");

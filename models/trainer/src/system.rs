@@ -239,6 +239,8 @@ pub struct Outcome {
     pub wrong_class: usize,
     /// Alerts of its class beyond the first about its hosts (one attack should be one alert).
     pub repeats: usize,
+    /// Alerts about other hosts than the attack's: false alerts on its benign background.
+    pub elsewhere: usize,
     /// On benign traffic: (High or Critical, Medium or Low) alerts.
     pub false_alerts: (usize, usize),
     pub benign_hours: f64,
@@ -256,6 +258,7 @@ impl Outcome {
                     .filter(|a| a.class == attack.class && about(a, attack))
                     .count()
                     .saturating_sub(1),
+                elsewhere: alerts.iter().filter(|a| !about(a, attack)).count(),
                 ..Outcome::default()
             },
             None => {
@@ -304,6 +307,7 @@ struct Sums {
     by_rules: usize,
     wrong_class: usize,
     repeats: usize,
+    elsewhere: usize,
     serious: usize,
     other: usize,
     hours: f64,
@@ -318,6 +322,7 @@ impl Sums {
             self.by_rules += usize::from(by_rules);
             self.wrong_class += o.wrong_class;
             self.repeats += o.repeats;
+            self.elsewhere += o.elsewhere;
         } else {
             self.serious += o.false_alerts.0;
             self.other += o.false_alerts.1;
@@ -351,23 +356,25 @@ impl Sums {
 }
 
 /// Per window size (and all together): incidents detected, wrong-class alerts per incident,
-/// false alerts per benign hour by severity.
+/// alerts about other hosts during attacks, false alerts per benign hour by severity.
 pub fn window_table<'a>(judged: impl IntoIterator<Item = &'a Judged>, windows: &[u32]) -> String {
     let judged: Vec<&Judged> = judged.into_iter().collect();
     let mut out = String::from(
         "| windows | incidents detected | named in full | alerts of a wrong class per incident | more alerts of \
-         its class per incident | High/Critical false alerts | Medium/Low false alerts | benign hours | false \
-         alerts per benign hour |\n|---|---|---|---|---|---|---|---|---|\n",
+         its class per incident | alerts about other hosts (attack captures) | High/Critical false alerts | \
+         Medium/Low false alerts | benign hours | false alerts per benign hour |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
     );
     let mut line = |label: String, sums: Sums| {
         let _ = writeln!(
             out,
-            "| {label} | {} of {} | {} | {:.2} | {:.2} | {} | {} | {:.2} | {:.1} |",
+            "| {label} | {} of {} | {} | {:.2} | {:.2} | {} | {} | {} | {:.2} | {:.1} |",
             sums.detected,
             sums.incidents,
             sums.in_full,
             sums.per_incident(sums.wrong_class),
             sums.per_incident(sums.repeats),
+            sums.elsewhere,
             sums.serious,
             sums.other,
             sums.hours,
