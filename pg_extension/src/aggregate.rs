@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 use pgrx::{AnyElement, Internal, PgSqlErrorCode};
 use traffic_core::features::WindowAccumulator;
 
+use crate::error;
 use crate::rows::{DatumRow, RowLayout};
 
 #[derive(AggregateName)]
@@ -24,11 +25,6 @@ struct GroupState {
     row_type: Option<(Oid, i32)>,
     layout: Option<RowLayout>,
     datums: Vec<Option<Datum>>,
-}
-
-fn reject(code: PgSqlErrorCode, message: String, hint: &str) -> ! {
-    pgrx::pg_sys::panic::ErrorReport::new(code, message, "packet_features").set_hint(hint).report(PgLogLevel::ERROR);
-    unreachable!("ERROR does not return")
 }
 
 #[pg_aggregate]
@@ -56,8 +52,9 @@ impl Aggregate<PacketFeatures> for PacketFeatures {
         };
         let seconds = window_seconds.unwrap_or(0.0);
         if !(seconds.is_finite() && seconds > 0.0) {
-            reject(
+            error::raise(
                 PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                "packet_features",
                 format!("window_seconds must be a positive number of seconds, got {seconds}"),
                 "Rates are per second of the window: pass the group's length, e.g. 5 for a 5 s window.",
             );
@@ -84,9 +81,10 @@ impl Aggregate<PacketFeatures> for PacketFeatures {
 unsafe fn add_row(state: &mut GroupState, datum: Datum, type_oid: Oid) {
     unsafe {
         if !pg_sys::type_is_rowtype(type_oid) {
-            reject(
+            error::raise(
                 PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
-                "packet_features takes a packet row, not a single value".into(),
+                "packet_features",
+                "packet_features takes a packet row, not a single value",
                 "Pass the whole row: SELECT packet_features(p, 5 ORDER BY ts) FROM raw_packets p.",
             );
         }
@@ -110,8 +108,9 @@ unsafe fn add_row(state: &mut GroupState, datum: Datum, type_oid: Oid) {
                 Ok(layout) => state.layout = Some(layout),
                 Err(problem) => {
                     release_tupdesc(tupdesc);
-                    reject(
+                    error::raise(
                         PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+                        "packet_features",
                         format!("packet_features: {problem}"),
                         "Pass raw_packets rows, or rows with its column names and types (see packet_columns()).",
                     );
@@ -135,9 +134,10 @@ unsafe fn add_row(state: &mut GroupState, datum: Datum, type_oid: Oid) {
         state.datums = datums;
         let micros = packet.timestamp_micros();
         if state.accumulator.packets() > 0 && micros < state.last_micros {
-            reject(
+            error::raise(
                 PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-                "packet_features needs packets in capture-time order".into(),
+                "packet_features",
+                "packet_features needs packets in capture-time order",
                 "Order the aggregate's input: packet_features(p, 5 ORDER BY ts).",
             );
         }

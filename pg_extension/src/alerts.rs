@@ -5,170 +5,19 @@
 use std::net::IpAddr;
 
 use pgrx::prelude::*;
-use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting, Inet, JsonB};
+use pgrx::{Inet, JsonB};
 use traffic_core::alerts::merge::{self, Parties};
 use traffic_core::alerts::{
     alert_candidates, is_flagged, with_findings, AlertCandidate, Detector, RuleFinding, ScoredRow,
 };
-use traffic_core::detectors::{brute_force, flood, slow_dos, RuleThresholds, ScanThresholds};
 use traffic_core::features::WindowRow;
 
 use crate::scoring::{active_model, explanation, prediction, ActiveModel, Prediction};
+use crate::settings;
 use crate::windows::timestamptz;
-
-pub static ALERT_THRESHOLD: GucSetting<f64> = GucSetting::<f64>::new(0.8);
-pub static ALERT_MERGE_GAP_SECS: GucSetting<i32> = GucSetting::<i32>::new(60);
-pub static SCAN_PORT_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(ScanThresholds::DEFAULT.ports as i32);
-pub static SWEEP_HOST_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(ScanThresholds::DEFAULT.hosts as i32);
-pub static SYN_FLOOD_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(flood::DEFAULT_THRESHOLD as i32);
-pub static FLOOD_RATE_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(flood::Rates::DEFAULT.packets as i32);
-pub static DNS_FLOOD_RATE_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(flood::Rates::DEFAULT.dns_queries as i32);
-pub static HTTP_AUTH_FAILURE_THRESHOLD: GucSetting<i32> =
-    GucSetting::<i32>::new(brute_force::Thresholds::DEFAULT.http_failures as i32);
-pub static LOGIN_CONNECTION_THRESHOLD: GucSetting<i32> =
-    GucSetting::<i32>::new(brute_force::Thresholds::DEFAULT.login_connections as i32);
-pub static SLOW_DOS_THRESHOLD: GucSetting<i32> = GucSetting::<i32>::new(slow_dos::DEFAULT_THRESHOLD as i32);
-
-pub fn register_gucs() {
-    GucRegistry::define_float_guc(
-        c"traffic_analyzer.alert_threshold",
-        c"Smallest confidence of an attack prediction that raises an alert",
-        c"Windows predicted as an attack with less confidence keep their label but raise no alert.",
-        &ALERT_THRESHOLD,
-        0.0,
-        1.0,
-        GucContext::Userset,
-        GucFlags::default(),
-    );
-    GucRegistry::define_int_guc(
-        c"traffic_analyzer.alert_merge_gap",
-        c"Seconds between windows of one attack that still extend its alert",
-        c"A flagged window within this many seconds of an alert of the same type, source and destination extends it.",
-        &ALERT_MERGE_GAP_SECS,
-        0,
-        86_400,
-        GucContext::Userset,
-        GucFlags::UNIT_S,
-    );
-    GucRegistry::define_int_guc(
-        c"traffic_analyzer.scan_port_threshold",
-        c"Failed ports of one host, from one source in one window, that raise a Port_Scan alert (0: off)",
-        c"The scan rule beside the model: a probe failed when the port never answered (silence, RST or ICMP \
-          unreachable), whatever the probe's TCP flags. Try values with scan_findings().",
-        &SCAN_PORT_THRESHOLD,
-        0,
-        65_536,
-        GucContext::Userset,
-        GucFlags::default(),
-    );
-    GucRegistry::define_int_guc(
-        c"traffic_analyzer.sweep_host_threshold",
-        c"Failed hosts for one service, from one source in one window, that raise a Host_Sweep alert (0: off)",
-        c"The sweep rule beside the model: hosts that never answered a probe of one TCP or UDP port or an ICMP \
-          query. Try values with scan_findings().",
-        &SWEEP_HOST_THRESHOLD,
-        0,
-        16_777_216,
-        GucContext::Userset,
-        GucFlags::default(),
-    );
-    GucRegistry::define_int_guc(
-        c"traffic_analyzer.syn_flood_threshold",
-        c"Half-open handshakes to one port of one host in one window that raise a SYN_Flood alert (0: off)",
-        c"The flood rule beside the model: connection attempts (SYN) the client never completed with an ACK, \
-          from any number of sources. Try values with syn_flood_findings().",
-        &SYN_FLOOD_THRESHOLD,
-        0,
-        i32::MAX,
-        GucContext::Userset,
-        GucFlags::default(),
-    );
-    GucRegistry::define_int_guc(
-        c"traffic_analyzer.flood_rate_threshold",
-        c"Packets a second to one host, over a window, that raise an ICMP_Flood, UDP_Flood or TCP_Flood alert (0: off)",
-        c"The packet flood rule beside the model: ICMP queries, and UDP datagrams or TCP segments outside a \
-          handshake from sources the host never answered, from any number of sources. Needs both directions \
-          on the wire. Try values with flood_findings().",
-        &FLOOD_RATE_THRESHOLD,
-        0,
-        i32::MAX,
-        GucContext::Userset,
-        GucFlags::default(),
-    );
-    GucRegistry::define_int_guc(
-        c"traffic_analyzer.dns_flood_rate_threshold",
-        c"DNS queries a second to one host, over a window, that raise a DNS_Flood alert (0: off)",
-        c"Set it above the peak rate of your busiest resolver. Try values with flood_findings().",
-        &DNS_FLOOD_RATE_THRESHOLD,
-        0,
-        i32::MAX,
-        GucContext::Userset,
-        GucFlags::default(),
-    );
-    GucRegistry::define_int_guc(
-        c"traffic_analyzer.http_auth_failure_threshold",
-        c"HTTP authentication failures (401, 407) from one server to one client in one window that raise a \
-          Brute_Force alert (0: off)",
-        c"The brute-force rule beside the model. Try values with brute_force_findings().",
-        &HTTP_AUTH_FAILURE_THRESHOLD,
-        0,
-        i32::MAX,
-        GucContext::Userset,
-        GucFlags::default(),
-    );
-    GucRegistry::define_int_guc(
-        c"traffic_analyzer.login_connection_threshold",
-        c"Connections from one client that one login service (SSH, FTP, RDP, databases, ...) accepted in one \
-          window that raise a Brute_Force alert (0: off)",
-        c"The brute-force rule beside the model: each accepted connection is at least one guess. Try values with \
-          brute_force_findings().",
-        &LOGIN_CONNECTION_THRESHOLD,
-        0,
-        i32::MAX,
-        GucContext::Userset,
-        GucFlags::default(),
-    );
-    GucRegistry::define_int_guc(
-        c"traffic_analyzer.slow_dos_threshold",
-        c"Connections one client holds at one port of one host in one window that raise a Slow_DoS alert (0: off)",
-        c"The slow DoS rule beside the model: held connections trickle a request the server acknowledges but \
-          does not answer (slowloris, slow POST), or advertise a zero window (slow read). Needs both directions on \
-          the wire. Try values with slow_dos_findings().",
-        &SLOW_DOS_THRESHOLD,
-        0,
-        i32::MAX,
-        GucContext::Userset,
-        GucFlags::default(),
-    );
-}
 
 /// Attackers an alert lists at most (a flood from many real sources lists its busiest).
 const ATTACKERS_KEPT: i64 = 50;
-
-/// A count setting's value now (the settings are 0 or more).
-fn count_setting(setting: &GucSetting<i32>) -> u32 {
-    u32::try_from(setting.get()).unwrap_or(0)
-}
-
-/// Every rule's thresholds as set now (0: that rule off).
-pub fn rule_thresholds() -> RuleThresholds {
-    RuleThresholds {
-        scan: ScanThresholds {
-            ports: count_setting(&SCAN_PORT_THRESHOLD),
-            hosts: count_setting(&SWEEP_HOST_THRESHOLD),
-        },
-        syn_flood: count_setting(&SYN_FLOOD_THRESHOLD),
-        flood_rates: flood::Rates {
-            packets: count_setting(&FLOOD_RATE_THRESHOLD),
-            dns_queries: count_setting(&DNS_FLOOD_RATE_THRESHOLD),
-        },
-        brute_force: brute_force::Thresholds {
-            http_failures: count_setting(&HTTP_AUTH_FAILURE_THRESHOLD),
-            login_connections: count_setting(&LOGIN_CONNECTION_THRESHOLD),
-        },
-        slow_dos: count_setting(&SLOW_DOS_THRESHOLD),
-    }
-}
 
 /// Predictions for window rows, with the model that made them (None without an active model).
 pub struct Scored {
@@ -194,7 +43,7 @@ pub fn raise_alerts(
     scored: Option<&Scored>,
     findings: &[RuleFinding],
 ) -> Result<usize, pgrx::spi::Error> {
-    let threshold = ALERT_THRESHOLD.get();
+    let threshold = settings::alert_threshold();
     let model_alerts = match scored {
         Some(scored) => {
             let model = &scored.model.model;
@@ -292,7 +141,7 @@ pub(crate) fn write_alert(c: &AlertCandidate, model_id: Option<i64>) -> Result<(
             c.confidence.into(),
             c.description.as_str().into(),
             explanation.map(JsonB).into(),
-            f64::from(ALERT_MERGE_GAP_SECS.get()).into(),
+            settings::alert_merge_gap_secs().into(),
             model_id.into(),
             c.detector.name().into(),
             c.attackers.iter().map(|ip| Inet(ip.to_string())).collect::<Vec<Inet>>().into(),
@@ -361,7 +210,7 @@ fn alerts_near(around: Around) -> Result<Vec<(i64, Parties)>, pgrx::spi::Error> 
                     id.into(),
                     span.map(|(lo, _)| lo).into(),
                     span.map(|(_, hi)| hi).into(),
-                    f64::from(ALERT_MERGE_GAP_SECS.get()).into(),
+                    settings::alert_merge_gap_secs().into(),
                 ],
             )?
             .map(|row| {

@@ -8,13 +8,15 @@
 //! by separate scheduler processes, a long tick never delays the 5 s windows.
 
 use pgrx::prelude::*;
-use pgrx::{pg_sys, GucContext, GucFlags, GucRegistry, GucSetting, Inet, PgOid};
+use pgrx::{pg_sys, Inet, PgOid};
 use traffic_core::alerts::rule_findings;
 use traffic_core::features::{compute_windows, window_start, WindowRow, FEATURES, FEATURE_VERSION};
 
-use crate::alerts::{raise_alerts, rule_thresholds, score_rows, Scored};
+use crate::alerts::{raise_alerts, score_rows, Scored};
+use crate::error;
 use crate::read_ahead;
 use crate::scoring::Prediction;
+use crate::settings;
 use crate::windows::{next_packet_time, packets_between, timestamptz};
 
 /// The jobs and the window sizes (seconds) each maintains, as `window_jobs` and
@@ -25,59 +27,17 @@ pub const JOBS: [(&str, &[u32]); 2] = [("short", &[5]), ("long", &[30, 180])];
 const MAINTAINING_JOB: &str = "long";
 const MICROS: i64 = 1_000_000;
 
-pub static ALLOWED_LATENESS_SECS: GucSetting<i32> = GucSetting::<i32>::new(10);
-pub static TOP_K: GucSetting<i32> = GucSetting::<i32>::new(10);
-
-pub fn register_gucs() {
-    GucRegistry::define_int_guc(
-        c"traffic_analyzer.allowed_lateness",
-        c"Seconds a window stays open for late packets",
-        c"The watermark is the newest packet time minus this; windows ending before it are materialized. \
-          When no packet has arrived for this long (wall clock), all windows close.",
-        &ALLOWED_LATENESS_SECS,
-        0,
-        86_400,
-        GucContext::Userset,
-        GucFlags::UNIT_S,
-    );
-    GucRegistry::define_int_guc(
-        c"traffic_analyzer.top_k",
-        c"Busiest source and destination hosts given their own rows per window",
-        c"Bounds the per-host rows of a window, so a random-source flood cannot explode aggregated_features.",
-        &TOP_K,
-        0,
-        1000,
-        GucContext::Userset,
-        GucFlags::default(),
-    );
-}
-
-/// Adds one `double precision` column per feature of the core's list to `aggregated_features`
-/// (run by the extension script, and again by upgrade scripts when the list grows).
-#[pg_extern]
-fn add_feature_columns() -> Result<i32, pgrx::spi::Error> {
-    for feature in FEATURES {
-        Spi::run(&format!(
-            "ALTER TABLE aggregated_features ADD COLUMN IF NOT EXISTS {} double precision",
-            feature.name
-        ))?;
-    }
-    Ok(i32::try_from(FEATURES.len()).unwrap_or(i32::MAX))
-}
-
 /// One tick of the scheduler: materializes every closed window, re-materializes windows that
 /// received late packets. Returns the number of window rows written. Call it from pg_cron or
 /// any scheduler when the background worker is not running; `job` runs one job only.
 #[pg_extern(volatile)]
 pub fn run_jobs(job: default!(Option<&str>, "NULL")) -> Result<i64, pgrx::spi::Error> {
     if let Some(job) = job.filter(|j| !JOBS.iter().any(|(name, _)| name == j)) {
-        pgrx::pg_sys::panic::ErrorReport::new(
-            pgrx::PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            format!("run_jobs: no job named {job:?}"),
+        error::invalid_argument(
             "run_jobs",
-        )
-        .set_hint("The jobs are 'short' (5 s windows) and 'long' (30 s and 180 s); NULL runs both.")
-        .report(PgLogLevel::ERROR);
+            format!("run_jobs: no job named {job:?}"),
+            "The jobs are 'short' (5 s windows) and 'long' (30 s and 180 s); NULL runs both.",
+        );
     }
     let mut written = 0;
     for (name, sizes) in JOBS {
@@ -111,7 +71,7 @@ pub fn run_job(job: &str, sizes: &[u32]) -> Result<i64, pgrx::spi::Error> {
         }
         return Ok(0);
     };
-    let top_k = usize::try_from(TOP_K.get()).unwrap_or(0);
+    let top_k = settings::top_k();
     let mut plans = Vec::new();
     for &seconds in sizes {
         plans.push(plan(seconds, &ranges, watermark)?);
@@ -217,7 +177,7 @@ fn advance_watermark(job: &str, ranges: &[Invalidation], largest: u32) -> Result
         ))
     })?;
     let (Some(newest), Some(arrival), Some(now)) = (newest, arrival, now) else { return Ok((None, tick)) };
-    let lateness = i64::from(ALLOWED_LATENESS_SECS.get()) * MICROS;
+    let lateness = settings::allowed_lateness_micros();
     let largest = i64::from(largest) * MICROS;
     Ok((Some(if now - arrival > lateness { newest + largest } else { newest - lateness }), tick))
 }
@@ -283,7 +243,7 @@ fn materialize(plans: &[Plan], largest: u32, top_k: usize, read_ahead: bool) -> 
         }
     }
     let union = merge(plans.iter().flat_map(|p| p.spans.iter().copied()).collect());
-    let thresholds = rule_thresholds();
+    let thresholds = settings::rule_thresholds();
     let mut written = 0;
     for (lo, hi) in union {
         let mut start = lo;

@@ -5,6 +5,7 @@ use pgrx::prelude::*;
 
 mod aggregate;
 mod alerts;
+mod error;
 mod features;
 mod jobs;
 mod passwords;
@@ -12,6 +13,7 @@ mod read_ahead;
 mod rows;
 mod schema;
 mod scoring;
+mod settings;
 mod windows;
 mod worker;
 
@@ -28,14 +30,20 @@ extension_sql!(
     requires = ["auth", hash_front_password, verify_front_password, dummy_password_hash]
 );
 
-// aggregated_features gets one column per feature of the core's list, once the functions exist.
-extension_sql!("SELECT add_feature_columns(); SELECT create_feature_functions();", name = "feature_columns", finalize);
+// aggregated_features gets one column per feature of the core's list, once the functions exist;
+// those DDL helpers are the extension scripts', not any role's.
+extension_sql!(
+    "SELECT add_feature_columns();
+     SELECT create_feature_functions();
+     REVOKE ALL ON FUNCTION add_feature_columns() FROM PUBLIC;
+     REVOKE ALL ON FUNCTION create_feature_functions() FROM PUBLIC;",
+    name = "feature_columns",
+    finalize
+);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
-    jobs::register_gucs();
-    alerts::register_gucs();
-    worker::register_gucs();
+    settings::register();
     worker::register_schedulers();
 }
 

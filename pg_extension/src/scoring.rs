@@ -14,6 +14,8 @@ use traffic_core::alerts::NORMAL;
 use traffic_core::features::{FEATURES, FEATURE_VERSION};
 use traffic_core::model::Model;
 
+use crate::error;
+
 pub struct ActiveModel {
     pub id: i64,
     pub model: Model,
@@ -27,11 +29,6 @@ struct Cache {
 
 thread_local! {
     static CACHE: RefCell<Option<Cache>> = const { RefCell::new(None) };
-}
-
-fn reject(code: PgSqlErrorCode, function: &'static str, message: String, hint: &str) -> ! {
-    pgrx::pg_sys::panic::ErrorReport::new(code, message, function).set_hint(hint).report(PgLogLevel::ERROR);
-    unreachable!("ERROR does not return")
 }
 
 fn statement_start() -> i64 {
@@ -63,7 +60,7 @@ pub fn active_model() -> Result<Option<Rc<ActiveModel>>, pgrx::spi::Error> {
                 }
             };
             let model = model.unwrap_or_else(|e| {
-                reject(
+                error::raise(
                     PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
                     "active_model",
                     format!("the active model (models.id = {id}) cannot be read: {e}"),
@@ -95,7 +92,7 @@ fn read_one<T: FromDatum + IntoDatum>(
 
 fn require_model(function: &'static str) -> Result<Rc<ActiveModel>, pgrx::spi::Error> {
     Ok(active_model()?.unwrap_or_else(|| {
-        reject(
+        error::raise(
             PgSqlErrorCode::ERRCODE_NO_DATA_FOUND,
             function,
             format!("{function}: no model is active"),
@@ -148,15 +145,15 @@ fn validate(model: &Model) -> Result<(), (String, String)> {
 #[pg_extern(volatile)]
 fn load_model(name: &str, model: &str, metrics: default!(Option<JsonB>, "NULL")) -> Result<i64, pgrx::spi::Error> {
     if name.is_empty() || name.len() > 64 {
-        reject(
+        error::raise(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             "load_model",
-            "load_model: name must be 1 to 64 characters".into(),
+            "load_model: name must be 1 to 64 characters",
             "Name the model, e.g. load_model('default', ...).",
         );
     }
     let (parsed, compact) = Model::from_json_with_compact(model).unwrap_or_else(|e| {
-        reject(
+        error::raise(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             "load_model",
             format!("load_model: {e}"),
@@ -164,7 +161,12 @@ fn load_model(name: &str, model: &str, metrics: default!(Option<JsonB>, "NULL"))
         )
     });
     if let Err((message, hint)) = validate(&parsed) {
-        reject(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "load_model", format!("load_model: {message}"), &hint);
+        error::raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            "load_model",
+            format!("load_model: {message}"),
+            &hint,
+        );
     }
     Spi::run("SELECT pg_advisory_xact_lock(hashtext('traffic_analyzer.models'))")?;
     Spi::run("UPDATE models SET active = false WHERE active")?;
@@ -189,7 +191,7 @@ fn load_model(name: &str, model: &str, metrics: default!(Option<JsonB>, "NULL"))
 /// Feature values in feature_names() order as the model's f32 input (NULL = missing).
 fn model_input(function: &'static str, features: impl ExactSizeIterator<Item = Option<f64>>) -> Vec<f32> {
     if features.len() != FEATURES.len() {
-        reject(
+        error::raise(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
             function,
             format!("{function}: {} feature values given, the model takes {}", features.len(), FEATURES.len()),
@@ -208,7 +210,7 @@ pub struct Prediction {
 
 pub fn predict(model: &Model, x: &[f32]) -> Prediction {
     let probabilities = model.probabilities(x).unwrap_or_else(|e| {
-        reject(
+        error::raise(
             PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
             "score",
             e.to_string(),
@@ -274,7 +276,7 @@ fn explain(
     let class_index = match class {
         None => Model::predict_class(&predict(model, &x).probabilities),
         Some(name) => model.classes().iter().position(|c| c == name).unwrap_or_else(|| {
-            reject(
+            error::raise(
                 PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
                 "explain",
                 format!("explain: the model has no class {name:?}"),
@@ -292,7 +294,7 @@ fn explain(
 /// models explain class 1 (the attack); their class 0 gets the negated contributions.
 pub fn explanation(model: &Model, x: &[f32], class: usize) -> Vec<(Option<usize>, f32)> {
     let c = model.contributions(x).unwrap_or_else(|e| {
-        reject(
+        error::raise(
             PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
             "explain",
             e.to_string(),
@@ -305,26 +307,4 @@ pub fn explanation(model: &Model, x: &[f32], class: usize) -> Vec<(Option<usize>
     out.sort_by(|a, b| b.1.abs().total_cmp(&a.1.abs()));
     out.push((None, sign * c.bias[group]));
     out
-}
-
-/// Creates the row forms, generated from the feature list: `feature_vector(aggregated_features)`
-/// and `score`/`explain` of an `aggregated_features` row (run by the extension script).
-#[pg_extern]
-fn create_feature_functions() -> Result<(), pgrx::spi::Error> {
-    let columns: Vec<String> = FEATURES.iter().map(|f| format!("f.{}", f.name)).collect();
-    Spi::run(&format!(
-        "CREATE OR REPLACE FUNCTION feature_vector(f aggregated_features) RETURNS double precision[]
-         LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT ARRAY[{}]::double precision[] $$",
-        columns.join(", ")
-    ))?;
-    Spi::run(
-        "CREATE OR REPLACE FUNCTION score(f aggregated_features) RETURNS prediction
-         LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT score(feature_vector(f)) $$",
-    )?;
-    Spi::run(
-        "CREATE OR REPLACE FUNCTION explain(f aggregated_features, class text DEFAULT NULL)
-         RETURNS TABLE (feature text, value double precision, contribution real)
-         LANGUAGE sql STABLE PARALLEL SAFE AS $$ SELECT * FROM explain(feature_vector(f), class) $$",
-    )?;
-    Ok(())
 }

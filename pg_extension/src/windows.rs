@@ -2,7 +2,7 @@
 //! `traffic_core::features`; no feature math lives here.
 
 use pgrx::prelude::*;
-use pgrx::{pg_sys, Inet, PgSqlErrorCode};
+use pgrx::{pg_sys, Inet};
 use traffic_core::columns::PG_EPOCH_OFFSET_MICROS;
 use traffic_core::detectors::brute_force;
 use traffic_core::detectors::flood::Rates;
@@ -10,6 +10,7 @@ use traffic_core::detectors::ScanThresholds;
 use traffic_core::features::{compute_windows, window_start};
 use traffic_core::{Packet, COLUMNS};
 
+use crate::error::invalid_argument;
 use crate::rows::DatumRow;
 
 fn unix_micros(t: TimestampWithTimeZone) -> i64 {
@@ -19,13 +20,6 @@ fn unix_micros(t: TimestampWithTimeZone) -> i64 {
 pub fn timestamptz(unix_micros: i64) -> TimestampWithTimeZone {
     TimestampWithTimeZone::try_from(unix_micros - PG_EPOCH_OFFSET_MICROS)
         .unwrap_or_else(|_| TimestampWithTimeZone::positive_infinity())
-}
-
-fn invalid_argument(function: &'static str, message: String, hint: &str) -> ! {
-    pgrx::pg_sys::panic::ErrorReport::new(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, message, function)
-        .set_hint(hint)
-        .report(PgLogLevel::ERROR);
-    unreachable!("ERROR does not return")
 }
 
 /// Packets with `from <= ts < to` (Unix microseconds), in capture-time order, with the columns
@@ -131,7 +125,7 @@ fn whole_windows(
     if !from.is_finite() || !to.is_finite() {
         invalid_argument(
             function,
-            "from and to must be finite timestamps".into(),
+            "from and to must be finite timestamps",
             "Pass a time range, e.g. now() - interval '5 minutes', now().",
         );
     }
@@ -155,7 +149,7 @@ fn rule_windows(
     if from.is_finite() && to.is_finite() && unix_micros(to) - unix_micros(from) > RULE_SPAN_MAX_MICROS {
         invalid_argument(
             function,
-            "from and to may be at most a day apart".into(),
+            "from and to may be at most a day apart",
             "The packets of the range are read into memory: ask for a day at a time.",
         );
     }
@@ -200,7 +194,7 @@ fn scan_findings(
     >,
     pgrx::spi::Error,
 > {
-    let current = crate::alerts::rule_thresholds().scan;
+    let current = crate::settings::rule_thresholds().scan;
     let thresholds = ScanThresholds {
         ports: threshold_arg("scan_findings", "port_threshold", port_threshold, current.ports),
         hosts: threshold_arg("scan_findings", "host_threshold", host_threshold, current.hosts),
@@ -248,7 +242,7 @@ fn syn_flood_findings(
     pgrx::spi::Error,
 > {
     let threshold =
-        threshold_arg("syn_flood_findings", "threshold", threshold, crate::alerts::rule_thresholds().syn_flood);
+        threshold_arg("syn_flood_findings", "threshold", threshold, crate::settings::rule_thresholds().syn_flood);
     let (seconds, packets) = rule_windows("syn_flood_findings", window_seconds, from, to)?;
     let findings = traffic_core::detectors::syn_flood_findings(&packets, seconds, threshold);
     Ok(TableIterator::new(findings.into_iter().map(|f| {
@@ -292,7 +286,7 @@ fn flood_findings(
     >,
     pgrx::spi::Error,
 > {
-    let settings = crate::alerts::rule_thresholds();
+    let settings = crate::settings::rule_thresholds();
     let current = settings.flood_rates;
     let rates = Rates {
         packets: threshold_arg("flood_findings", "rate_threshold", rate_threshold, current.packets),
@@ -340,7 +334,7 @@ fn brute_force_findings(
     >,
     pgrx::spi::Error,
 > {
-    let current = crate::alerts::rule_thresholds().brute_force;
+    let current = crate::settings::rule_thresholds().brute_force;
     let thresholds = brute_force::Thresholds {
         http_failures: threshold_arg("brute_force_findings", "http_threshold", http_threshold, current.http_failures),
         login_connections: threshold_arg(
@@ -396,7 +390,7 @@ fn slow_dos_findings(
     pgrx::spi::Error,
 > {
     let threshold =
-        threshold_arg("slow_dos_findings", "threshold", threshold, crate::alerts::rule_thresholds().slow_dos);
+        threshold_arg("slow_dos_findings", "threshold", threshold, crate::settings::rule_thresholds().slow_dos);
     let (seconds, packets) = rule_windows("slow_dos_findings", window_seconds, from, to)?;
     let findings = traffic_core::detectors::slow_dos_findings(&packets, seconds, threshold);
     Ok(TableIterator::new(findings.into_iter().map(|f| {

@@ -4,47 +4,19 @@
 //! is rolled back with it). All progress lives in tables, so a restarted server resumes.
 //! Registered only when the library is in `shared_preload_libraries`.
 
-use std::ffi::CString;
 use std::time::Duration;
 
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use pgrx::{GucContext, GucFlags, GucRegistry, GucSetting};
 
 use crate::jobs::JOBS;
-
-pub static DATABASES: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"traffic_analyzer"));
-pub static TICK_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
+use crate::settings;
 
 /// A scheduler that could not connect (e.g. its database does not exist yet) retries this often.
 const RESTART_AFTER: Duration = Duration::from_secs(30);
 const LIBRARY: &str = "traffic_analyzer";
 const WORKER_TYPE: &str = "traffic_analyzer scheduler";
-
-pub fn register_gucs() {
-    GucRegistry::define_string_guc(
-        c"traffic_analyzer.databases",
-        c"Databases whose windows and alerts the background scheduler maintains (comma-separated)",
-        c"One scheduler process per database; each does nothing until CREATE EXTENSION traffic_analyzer. \
-          Takes effect at server start.",
-        &DATABASES,
-        // Read once, at server start; Sighup (not Postmaster) so a session that LOADs the
-        // library can define it, e.g. for ALTER SYSTEM before the first preloaded start.
-        GucContext::Sighup,
-        GucFlags::default(),
-    );
-    GucRegistry::define_int_guc(
-        c"traffic_analyzer.tick",
-        c"Interval between two runs of the scheduler's job",
-        c"Each tick materializes the windows the watermark has closed (run_jobs()).",
-        &TICK_MS,
-        10,
-        3_600_000,
-        GucContext::Sighup,
-        GucFlags::UNIT_MS,
-    );
-}
 
 /// Registers one scheduler per configured database and job (postmaster, at preload only).
 pub fn register_schedulers() {
@@ -52,7 +24,7 @@ pub fn register_schedulers() {
     if !unsafe { pg_sys::process_shared_preload_libraries_in_progress } {
         return;
     }
-    for database in configured_databases() {
+    for database in settings::databases() {
         for (index, (job, _)) in JOBS.iter().enumerate() {
             BackgroundWorkerBuilder::new(&format!("{WORKER_TYPE} ({job} windows) for {database}"))
                 .set_type(WORKER_TYPE)
@@ -68,12 +40,6 @@ pub fn register_schedulers() {
     }
 }
 
-fn configured_databases() -> Vec<String> {
-    let list = DATABASES.get().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    // bgw_extra holds the name: at most 127 bytes, and database names are at most 63.
-    list.split(',').map(str::trim).filter(|d| !d.is_empty() && d.len() < 64).map(str::to_string).collect()
-}
-
 #[pg_guard]
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn traffic_analyzer_scheduler_main(arg: pg_sys::Datum) {
@@ -85,7 +51,7 @@ pub extern "C-unwind" fn traffic_analyzer_scheduler_main(arg: pg_sys::Datum) {
     crate::read_ahead::enable();
 
     let mut failing = false;
-    while BackgroundWorker::wait_latch(Some(tick_interval())) {
+    while BackgroundWorker::wait_latch(Some(settings::tick_interval())) {
         if BackgroundWorker::sighup_received() {
             // SAFETY: reloading the configuration between transactions, as any backend does.
             unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
@@ -113,10 +79,6 @@ pub extern "C-unwind" fn traffic_analyzer_scheduler_main(arg: pg_sys::Datum) {
     // shutting down (exit code 0 would unregister it until the next server start).
     // SAFETY: leaving the process the way Postgres expects.
     unsafe { pg_sys::proc_exit(1) };
-}
-
-fn tick_interval() -> Duration {
-    Duration::from_millis(u64::try_from(TICK_MS.get()).unwrap_or(1000))
 }
 
 /// One transaction: set the search path to the extension's schema and run one tick of `job`.
