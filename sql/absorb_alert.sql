@@ -1,5 +1,6 @@
 -- One alert ($2, the model's reading) absorbed into another ($1) about the same incident, keeping
--- at most $3 attackers: its windows move over, the times and severity widen, and it is deleted.
+-- at most $3 attackers: its windows move over, the times and severity (ranked by $4, the most
+-- severe first) widen, and it is deleted.
 -- A reading of the same class is the model agreeing (a rule's alert becomes one by both; its
 -- confidence and words count); one of another class is noted in the description (once). Run by
 -- the extension's alert writer.
@@ -10,8 +11,7 @@ ON CONFLICT DO NOTHING;
 UPDATE detected_alerts a
 SET first_seen = least(a.first_seen, o.first_seen),
     last_seen = greatest(a.last_seen, o.last_seen),
-    severity = CASE WHEN array_position(ARRAY['Low','Medium','High','Critical'], o.severity)
-                         > array_position(ARRAY['Low','Medium','High','Critical'], a.severity)
+    severity = CASE WHEN array_position($4, o.severity) < array_position($4, a.severity)
                     THEN o.severity ELSE a.severity END,
     attackers = (SELECT coalesce(array_agg(x), '{}') FROM (
                      SELECT DISTINCT x FROM unnest(a.attackers || o.attackers) AS x ORDER BY x LIMIT $3) AS listed),

@@ -7,6 +7,7 @@ pub mod alerts;
 pub mod columns;
 pub mod detectors;
 pub mod features;
+pub mod jobs;
 pub mod mac;
 pub mod model;
 pub mod packet;

@@ -6,10 +6,13 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use traffic_core::alerts::SEVERITY_NAMES;
+use traffic_core::features::SCOPE_NAMES;
+
 use crate::error::ApiError;
 
-pub const SCOPES: [&str; 3] = ["global", "src_host", "dst_host"];
-pub const SEVERITIES: [&str; 4] = ["Critical", "High", "Medium", "Low"];
+/// The window size the reads default to: the shortest.
+pub const DEFAULT_WINDOW_SECONDS: i32 = traffic_core::jobs::WINDOW_SECONDS[0] as i32;
 
 /// A 422 naming the query parameter.
 pub fn invalid(field: &str, message: String) -> ApiError {
@@ -43,15 +46,15 @@ pub fn parse_ip(ip: Option<&str>) -> Result<Option<IpAddr>, ApiError> {
 }
 
 pub fn check_scope(scope: Option<&str>) -> Result<(), ApiError> {
-    match scope.filter(|s| !SCOPES.contains(s)) {
-        Some(s) => Err(invalid("scope", format!("scope must be one of {SCOPES:?}, got {s:?}"))),
+    match scope.filter(|s| !SCOPE_NAMES.contains(s)) {
+        Some(s) => Err(invalid("scope", format!("scope must be one of {SCOPE_NAMES:?}, got {s:?}"))),
         None => Ok(()),
     }
 }
 
 pub fn check_severity(severity: Option<&str>) -> Result<(), ApiError> {
-    match severity.filter(|s| !SEVERITIES.contains(s)) {
-        Some(s) => Err(invalid("severity", format!("severity must be one of {SEVERITIES:?}, got {s:?}"))),
+    match severity.filter(|s| !SEVERITY_NAMES.contains(s)) {
+        Some(s) => Err(invalid("severity", format!("severity must be one of {SEVERITY_NAMES:?}, got {s:?}"))),
         None => Ok(()),
     }
 }

@@ -175,7 +175,7 @@ fn string() -> ObjectBuilder {
 
 /// A window scope.
 pub fn scope() -> utoipa::openapi::Object {
-    string().enum_values(Some(crate::filters::SCOPES)).build()
+    string().enum_values(Some(traffic_core::features::SCOPE_NAMES)).build()
 }
 
 /// Which detector raised an alert (the core's list).
@@ -184,7 +184,7 @@ pub fn detector() -> utoipa::openapi::Object {
 }
 
 pub fn severity() -> utoipa::openapi::Object {
-    string().enum_values(Some(crate::filters::SEVERITIES)).build()
+    string().enum_values(Some(traffic_core::alerts::SEVERITY_NAMES)).build()
 }
 
 /// A text filter: 1 to 64 characters, no NUL.

@@ -10,10 +10,12 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
-use traffic_core::features::FEATURES;
+use traffic_core::features::{Scope, FEATURES};
 
 use crate::error::ApiError;
-use crate::filters::{check_scope, check_window_seconds, invalid, parse_ip, parse_time, Cursor};
+use crate::filters::{
+    check_scope, check_window_seconds, invalid, parse_ip, parse_time, Cursor, DEFAULT_WINDOW_SECONDS,
+};
 use crate::state::AppState;
 use crate::where_clause::{self, Where};
 
@@ -137,7 +139,7 @@ pub async fn features(
     check_scope(q.scope.as_deref())?;
     let ip = parse_ip(q.ip.as_deref())?;
     // A host's rows are its source rows unless dst_host is asked for; global rows have no host.
-    let scope = q.scope.unwrap_or_else(|| if ip.is_some() { "src_host" } else { "global" }.into());
+    let scope = q.scope.unwrap_or_else(|| if ip.is_some() { Scope::SRC_HOST } else { Scope::GLOBAL }.into());
     let limit = q.limit.unwrap_or(DEFAULT_SERIES);
     if !(1..=MAX_SERIES).contains(&limit) {
         return Err(invalid("limit", format!("limit must be from 1 to {MAX_SERIES}")));
@@ -149,7 +151,16 @@ pub async fn features(
     // A cursor continues a series from where it points.
     let from = from.or(after.as_ref().map(|c| c.at));
 
-    let series = Series { seconds: q.window_seconds.unwrap_or(5), scope, ip, from, to, after, columns, limit };
+    let series = Series {
+        seconds: q.window_seconds.unwrap_or(DEFAULT_WINDOW_SECONDS),
+        scope,
+        ip,
+        from,
+        to,
+        after,
+        columns,
+        limit,
+    };
     let (sql, params) = series.sql();
     let client = state.pool.get().await?;
     // Every list of features is a statement of its own: a list asked for is prepared for this

@@ -10,9 +10,12 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
+use traffic_core::features::Scope;
 
 use crate::error::ApiError;
-use crate::filters::{check_scope, check_text, check_window_seconds, invalid, parse_ip, Cursor};
+use crate::filters::{
+    check_scope, check_text, check_window_seconds, invalid, parse_ip, Cursor, DEFAULT_WINDOW_SECONDS,
+};
 use crate::state::AppState;
 use crate::where_clause::{self, Where};
 
@@ -32,7 +35,7 @@ pub struct Last10Query {
 
 const LAST10_SQL: &str = "
 SELECT row_to_json(f)::text FROM aggregated_features f
-WHERE window_seconds = $1 AND scope = 'global'
+WHERE window_seconds = $1 AND scope = $2
 ORDER BY window_start DESC
 LIMIT 10";
 
@@ -44,10 +47,10 @@ pub async fn last10(
 ) -> Result<Response, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::unprocessable(e.body_text(), vec![json!("query")]))?;
     check_window_seconds(q.window_seconds)?;
-    let seconds = q.window_seconds.unwrap_or(5);
+    let seconds = q.window_seconds.unwrap_or(DEFAULT_WINDOW_SECONDS);
     let client = state.pool.get().await?;
     let statement = client.prepare_cached(LAST10_SQL).await?;
-    let rows = client.query(&statement, &[&seconds]).await?;
+    let rows = client.query(&statement, &[&seconds, &Scope::GLOBAL]).await?;
     Ok(crate::api::json_array_response(&rows))
 }
 

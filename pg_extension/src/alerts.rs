@@ -8,7 +8,7 @@ use pgrx::prelude::*;
 use pgrx::{Inet, JsonB};
 use traffic_core::alerts::merge::{self, Parties};
 use traffic_core::alerts::{
-    alert_candidates, is_flagged, with_findings, AlertCandidate, Detector, RuleFinding, ScoredRow,
+    alert_candidates, is_flagged, with_findings, AlertCandidate, Detector, RuleFinding, ScoredRow, SEVERITY_NAMES,
 };
 use traffic_core::features::WindowRow;
 
@@ -109,8 +109,7 @@ pub(crate) fn write_alert(c: &AlertCandidate, model_id: Option<i64>) -> Result<(
          updated AS (
              UPDATE detected_alerts a
              SET first_seen = least(a.first_seen, $4), last_seen = greatest(a.last_seen, $5),
-                 severity = CASE WHEN array_position(ARRAY['Low','Medium','High','Critical'], $6)
-                                      > array_position(ARRAY['Low','Medium','High','Critical'], a.severity)
+                 severity = CASE WHEN array_position($15, $6) < array_position($15, a.severity)
                                  THEN $6 ELSE a.severity END,
                  description = CASE WHEN $7 > a.confidence OR (a.explanation IS NULL AND $9 IS NOT NULL)
                                     THEN $8 ELSE a.description END,
@@ -146,6 +145,7 @@ pub(crate) fn write_alert(c: &AlertCandidate, model_id: Option<i64>) -> Result<(
             c.detector.name().into(),
             c.attackers.iter().map(|ip| Inet(ip.to_string())).collect::<Vec<Inet>>().into(),
             ATTACKERS_KEPT.into(),
+            SEVERITY_NAMES.to_vec().into(),
         ],
     )?;
     let Some(id) = id else { return Ok(()) };
@@ -238,5 +238,8 @@ fn alerts_near(around: Around) -> Result<Vec<(i64, Parties)>, pgrx::spi::Error> 
 
 /// Alert `from` absorbed into alert `into` (sql/absorb_alert.sql).
 fn absorb(into: i64, from: i64) -> Result<(), pgrx::spi::Error> {
-    Spi::run_with_args(include_str!("../../sql/absorb_alert.sql"), &[into.into(), from.into(), ATTACKERS_KEPT.into()])
+    Spi::run_with_args(
+        include_str!("../../sql/absorb_alert.sql"),
+        &[into.into(), from.into(), ATTACKERS_KEPT.into(), SEVERITY_NAMES.to_vec().into()],
+    )
 }

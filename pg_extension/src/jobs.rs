@@ -3,14 +3,14 @@
 //! windows already materialized make those windows be computed again (delete + insert in one
 //! transaction: never counted twice). All state lives in tables, so a restart resumes.
 //!
-//! Two jobs, each with its own change records and watermark (table `window_jobs`): `short`
-//! keeps the 5 s windows, `long` the 30 s and 180 s ones, whose ticks read far more packets; run
-//! by separate scheduler processes, a long tick never delays the 5 s windows.
+//! Two jobs (`traffic_core::jobs`), each with its own change records and watermark (table
+//! `window_jobs`), run by separate scheduler processes.
 
 use pgrx::prelude::*;
 use pgrx::{pg_sys, Inet, PgOid};
 use traffic_core::alerts::rule_findings;
 use traffic_core::features::{compute_windows, window_start, WindowRow, FEATURES, FEATURE_VERSION};
+use traffic_core::jobs::{self, Job, JOBS, MAINTAINING_JOB};
 
 use crate::alerts::{raise_alerts, score_rows, Scored};
 use crate::error;
@@ -19,12 +19,6 @@ use crate::scoring::Prediction;
 use crate::settings;
 use crate::windows::{next_packet_time, packets_between, timestamptz};
 
-/// The jobs and the window sizes (seconds) each maintains, as `window_jobs` and
-/// `window_progress` record them (a test checks they agree).
-pub const JOBS: [(&str, &[u32]); 2] = [("short", &[5]), ("long", &[30, 180])];
-/// The job whose ticks also maintain raw_packets' address and port indexes: not the one the 5 s
-/// windows wait on.
-const MAINTAINING_JOB: &str = "long";
 const MICROS: i64 = 1_000_000;
 
 /// One tick of the scheduler: materializes every closed window, re-materializes windows that
@@ -32,7 +26,7 @@ const MICROS: i64 = 1_000_000;
 /// any scheduler when the background worker is not running; `job` runs one job only.
 #[pg_extern(volatile)]
 pub fn run_jobs(job: default!(Option<&str>, "NULL")) -> Result<i64, pgrx::spi::Error> {
-    if let Some(job) = job.filter(|j| !JOBS.iter().any(|(name, _)| name == j)) {
+    if let Some(job) = job.filter(|j| jobs::job(j).is_none()) {
         error::invalid_argument(
             "run_jobs",
             format!("run_jobs: no job named {job:?}"),
@@ -40,7 +34,7 @@ pub fn run_jobs(job: default!(Option<&str>, "NULL")) -> Result<i64, pgrx::spi::E
         );
     }
     let mut written = 0;
-    for (name, sizes) in JOBS {
+    for Job { name, window_seconds: sizes } in JOBS {
         if job.is_none_or(|j| j == name) {
             written += run_job(name, sizes)?;
         }

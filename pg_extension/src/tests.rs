@@ -547,9 +547,9 @@ fn edge_cases_empty_window_single_packet_ipv6_and_missing_ports() {
 #[pg_test]
 fn the_jobs_in_the_tables_are_the_librarys() {
     let mut expected: Vec<String> = Vec::new();
-    for (job, sizes) in crate::jobs::JOBS {
-        for seconds in sizes {
-            expected.push(format!("{job} {seconds}"));
+    for job in traffic_core::jobs::JOBS {
+        for seconds in job.window_seconds {
+            expected.push(format!("{} {seconds}", job.name));
         }
     }
     expected.sort();
@@ -932,19 +932,25 @@ fn scan_findings_refuses_a_negative_threshold() {
     Spi::run(&format!("SELECT * FROM scan_findings(5, {FIRST_MINUTE}, -1)")).unwrap();
 }
 
-#[pg_test]
-fn the_detectors_in_the_table_are_the_cores() {
-    let check = Spi::get_one::<String>(
+/// The values a column's CHECK (... IN (...)) constraint allows, in its order.
+fn check_list(table: &str, column: &str) -> Vec<String> {
+    let check = Spi::get_one_with_args::<String>(
         "SELECT pg_get_constraintdef(oid) FROM pg_constraint
-         WHERE conrelid = 'detected_alerts'::regclass AND pg_get_constraintdef(oid) LIKE '%detector%'",
+         WHERE conrelid = $1::regclass AND contype = 'c' AND pg_get_constraintdef(oid) LIKE '%' || $2 || ' = ANY%'",
+        &[table.into(), column.into()],
     )
     .unwrap()
-    .unwrap();
-    let named = check.matches("'::text").count();
-    assert_eq!(named, traffic_core::alerts::Detector::ALL.len(), "{check}");
-    for detector in traffic_core::alerts::Detector::ALL {
-        assert!(check.contains(&format!("'{}'", detector.name())), "{check} lacks {detector:?}");
-    }
+    .unwrap_or_else(|| panic!("{table}.{column} has a CHECK list"));
+    check.split('\'').skip(1).step_by(2).map(String::from).collect()
+}
+
+#[pg_test]
+fn the_names_in_the_tables_checks_are_the_cores() {
+    let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let detectors: Vec<&str> = traffic_core::alerts::Detector::ALL.iter().map(|d| d.name()).collect();
+    assert_eq!(check_list("detected_alerts", "detector"), names(&detectors));
+    assert_eq!(check_list("detected_alerts", "severity"), names(&traffic_core::alerts::SEVERITY_NAMES));
+    assert_eq!(check_list("aggregated_features", "scope"), names(&traffic_core::features::SCOPE_NAMES));
 }
 
 /// 600 SYNs from 10.8.8.1 to 10.8.8.8 port 80 in 3 s, never completed; a client's 50 completed

@@ -1,5 +1,5 @@
 //! The scheduler: per database in `traffic_analyzer.databases`, one background worker per
-//! materialization job (`jobs::JOBS`), each running one tick of its job every
+//! materialization job (`traffic_core::jobs::JOBS`), each running one tick of its job every
 //! `traffic_analyzer.tick` milliseconds in a transaction of its own. An error aborts that tick only (logged; the next tick retries, since consumed work
 //! is rolled back with it). All progress lives in tables, so a restarted server resumes.
 //! Registered only when the library is in `shared_preload_libraries`.
@@ -9,8 +9,8 @@ use std::time::Duration;
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
+use traffic_core::jobs::{Job, JOBS};
 
-use crate::jobs::JOBS;
 use crate::settings;
 
 /// A scheduler that could not connect (e.g. its database does not exist yet) retries this often.
@@ -25,7 +25,7 @@ pub fn register_schedulers() {
         return;
     }
     for database in settings::databases() {
-        for (index, (job, _)) in JOBS.iter().enumerate() {
+        for (index, job) in JOBS.iter().map(|j| j.name).enumerate() {
             BackgroundWorkerBuilder::new(&format!("{WORKER_TYPE} ({job} windows) for {database}"))
                 .set_type(WORKER_TYPE)
                 .set_library(LIBRARY)
@@ -44,7 +44,7 @@ pub fn register_schedulers() {
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn traffic_analyzer_scheduler_main(arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
-    let (job, sizes) = JOBS[arg.value().min(JOBS.len() - 1)];
+    let Job { name: job, window_seconds: sizes } = JOBS[arg.value().min(JOBS.len() - 1)];
     let database = BackgroundWorker::get_extra().to_string();
     BackgroundWorker::connect_worker_to_spi(Some(&database), None);
     log!("traffic_analyzer scheduler ({job} windows) started for database {database}");

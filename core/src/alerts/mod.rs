@@ -26,18 +26,24 @@ pub enum Severity {
     Critical,
 }
 
+/// Severities as `detected_alerts.severity` stores them, the most severe first, as an analyst
+/// lists them (schema.sql's CHECK list; a test checks they agree).
+pub const SEVERITY_NAMES: [&str; 4] = ["Critical", "High", "Medium", "Low"];
+
 impl Severity {
+    pub const ALL: [Severity; 4] = [Severity::Critical, Severity::High, Severity::Medium, Severity::Low];
+
     pub fn name(self) -> &'static str {
         match self {
-            Severity::Low => "Low",
-            Severity::Medium => "Medium",
-            Severity::High => "High",
-            Severity::Critical => "Critical",
+            Severity::Critical => SEVERITY_NAMES[0],
+            Severity::High => SEVERITY_NAMES[1],
+            Severity::Medium => SEVERITY_NAMES[2],
+            Severity::Low => SEVERITY_NAMES[3],
         }
     }
 
     pub fn from_name(name: &str) -> Option<Severity> {
-        [Severity::Low, Severity::Medium, Severity::High, Severity::Critical].into_iter().find(|s| s.name() == name)
+        Severity::ALL.into_iter().find(|s| s.name() == name)
     }
 
     fn up(self) -> Severity {

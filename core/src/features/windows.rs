@@ -17,13 +17,21 @@ pub enum Scope {
     DstHost(IpAddr),
 }
 
+/// The kinds of scope as `aggregated_features.scope` stores them (schema.sql's CHECK list; a
+/// test checks they agree).
+pub const SCOPE_NAMES: [&str; 3] = [Scope::GLOBAL, Scope::SRC_HOST, Scope::DST_HOST];
+
 impl Scope {
+    pub const GLOBAL: &'static str = "global";
+    pub const SRC_HOST: &'static str = "src_host";
+    pub const DST_HOST: &'static str = "dst_host";
+
     /// As stored in `aggregated_features.scope`.
     pub fn name(self) -> &'static str {
         match self {
-            Scope::Global => "global",
-            Scope::SrcHost(_) => "src_host",
-            Scope::DstHost(_) => "dst_host",
+            Scope::Global => Scope::GLOBAL,
+            Scope::SrcHost(_) => Scope::SRC_HOST,
+            Scope::DstHost(_) => Scope::DST_HOST,
         }
     }
 

@@ -16,11 +16,12 @@ use super::packets::{packet_row, PacketRow, PACKET_COLUMNS};
 use super::{filled, page_link, percent, render, PAGE_SIZE, TIME_FORMAT};
 use crate::alerts::AlertFilters;
 use crate::error::ApiError;
-use crate::filters::{check_severity, parse_ip, SEVERITIES};
+use crate::filters::{check_severity, parse_ip};
 use crate::state::AppState;
 use crate::where_clause;
 use crate::where_clause::Where;
 use chrono::{DateTime, Utc};
+use traffic_core::alerts::SEVERITY_NAMES;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct AlertsPageQuery {
@@ -117,7 +118,7 @@ pub async fn alerts_page(
     });
     render(&AlertsPage {
         alerts,
-        severities: SEVERITIES,
+        severities: SEVERITY_NAMES,
         filter_type: alert_type.unwrap_or_default(),
         filter_severity: severity.unwrap_or_default(),
         filter_ip: ip.unwrap_or_default(),

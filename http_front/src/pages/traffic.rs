@@ -11,10 +11,12 @@ use serde_json::json;
 
 use super::{filled, page_link, percent, render, PAGE_SIZE};
 use crate::error::ApiError;
-use crate::filters::{check_scope, invalid, parse_ip, Cursor, SCOPES};
+use crate::filters::{check_scope, invalid, parse_ip, Cursor};
 use crate::state::AppState;
 use crate::traffic::WindowPage;
 use crate::where_clause;
+use traffic_core::features::SCOPE_NAMES;
+use traffic_core::jobs::WINDOW_SECONDS;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct AllTrafficPageQuery {
@@ -109,8 +111,8 @@ pub async fn all_traffic_page(
     });
     render(&AllTrafficPage {
         rows,
-        sizes: [5, 30, 180],
-        scopes: SCOPES,
+        sizes: WINDOW_SECONDS.map(|s| s as i32),
+        scopes: SCOPE_NAMES,
         filter_seconds: seconds,
         filter_scope: scope.unwrap_or_default(),
         filter_label: label.unwrap_or_default(),

@@ -34,7 +34,7 @@ struct Data {
     #[arg(long)]
     benign: Option<PathBuf>,
     /// Window sizes, seconds.
-    #[arg(long = "window", default_values_t = [5u32, 30, 180])]
+    #[arg(long = "window", default_values_t = traffic_core::jobs::WINDOW_SECONDS)]
     windows: Vec<u32>,
     #[arg(long, default_value_t = 10)]
     top_k: usize,
