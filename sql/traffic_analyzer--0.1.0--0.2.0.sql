@@ -1,3 +1,4 @@
+\echo Use "ALTER EXTENSION traffic_analyzer UPDATE TO '0.2.0'" to load this file. \quit
 -- traffic_analyzer 0.1.0 -> 0.2.0: the packet_features aggregate and two materialization jobs. (The scheduler
 -- background worker and the faster materialization are in the library; preloading it is a server setting.)
 -- OR REPLACE: databases created from a development build of 0.1.0 may have these already.

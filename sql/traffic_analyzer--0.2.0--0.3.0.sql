@@ -1,3 +1,4 @@
+\echo Use "ALTER EXTENSION traffic_analyzer UPDATE TO '0.3.0'" to load this file. \quit
 -- traffic_analyzer 0.2.0 -> 0.3.0: models loaded and scored in the database (load_model, score,
 -- explain), windows labelled by the jobs, alerts with their windows and explanation.
 

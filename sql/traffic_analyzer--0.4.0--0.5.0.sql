@@ -1,3 +1,4 @@
+\echo Use "ALTER EXTENSION traffic_analyzer UPDATE TO '0.5.0'" to load this file. \quit
 -- traffic_analyzer 0.4.0 -> 0.5.0: indexes for the dashboards' reads. raw_packets gets BRIN
 -- indexes of bloom filters on addresses and ports (summarized by run_jobs, cheap at insert),
 -- btree indexes on them in partitions of closed days (built by run_jobs) and in the default

@@ -1,3 +1,4 @@
+\echo Use "ALTER EXTENSION traffic_analyzer UPDATE TO '0.6.0'" to load this file. \quit
 -- traffic_analyzer 0.5.0 -> 0.6.0: an IDS its attackers cannot blind.
 -- Partitions are the database's own upkeep (maintain_packet_storage(), run by the long job):
 -- the ingest role may no longer create them, nor prune batch ids. Users of the front (readers,

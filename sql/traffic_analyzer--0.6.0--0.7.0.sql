@@ -1,3 +1,4 @@
+\echo Use "ALTER EXTENSION traffic_analyzer UPDATE TO '0.7.0'" to load this file. \quit
 -- traffic_analyzer 0.6.0 -> 0.7.0: a scan rule and a SYN flood rule beside the model. Each alert
 -- says which detector raised it (model, rule, both) and lists every attacker it names;
 -- scan_findings() and syn_flood_findings() show what the rules find at given thresholds (the

@@ -1,3 +1,4 @@
+\echo Use "ALTER EXTENSION traffic_analyzer UPDATE TO '0.8.0'" to load this file. \quit
 -- traffic_analyzer 0.7.0 -> 0.8.0: a packet flood rule beside the model (ICMP, DNS, UDP and TCP
 -- floods at a host, from one source or many; the settings traffic_analyzer.flood_rate_threshold
 -- and dns_flood_rate_threshold) and a brute-force rule (HTTP authentication failures and

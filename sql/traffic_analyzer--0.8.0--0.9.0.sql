@@ -1,3 +1,4 @@
+\echo Use "ALTER EXTENSION traffic_analyzer UPDATE TO '0.9.0'" to load this file. \quit
 -- traffic_analyzer 0.8.0 -> 0.9.0: feature list version 2, six features of targets and probes
 -- whatever the TCP flags or protocol (distinct_targets, max_targets_per_src,
 -- max_probed_targets_per_src, probed_target_ratio, max_syns_per_target, icmp_query_count; see

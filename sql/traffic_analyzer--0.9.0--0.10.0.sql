@@ -1,3 +1,4 @@
+\echo Use "ALTER EXTENSION traffic_analyzer UPDATE TO '0.10.0'" to load this file. \quit
 -- traffic_analyzer 0.9.0 -> 0.10.0: a slow DoS rule beside the model (connections one client
 -- holds at one service: a request trickled that the server does not answer, or a zero window;
 -- the setting traffic_analyzer.slow_dos_threshold); slow_dos_findings() shows what it finds in

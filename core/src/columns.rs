@@ -10,8 +10,7 @@ use std::net::IpAddr;
 use crate::mac::MacAddr;
 use crate::packet::Packet;
 
-/// Postgres timestamps count microseconds from 2000-01-01, Unix time from 1970-01-01.
-pub const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
+pub use crate::time::PG_EPOCH_OFFSET_MICROS;
 
 /// Postgres type of a packet column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

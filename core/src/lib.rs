@@ -12,9 +12,12 @@ pub mod mac;
 pub mod model;
 pub mod packet;
 pub mod query;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+pub mod time;
 pub mod wire;
 
 pub use columns::{Column, ColumnSink, ColumnSource, ColumnType, COLUMNS};
 pub use mac::MacAddr;
-pub use packet::{FieldError, Limits, Packet};
+pub use packet::{FieldError, Limits, Packet, Protocol};
 pub use wire::{decode_batch, decode_stream, BatchError, Format, StreamError};

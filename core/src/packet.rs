@@ -9,6 +9,48 @@ use serde::{Deserialize, Serialize};
 
 use crate::mac::MacAddr;
 
+/// The transport protocols the features and detectors read, by the names sensors give them in
+/// `protocol` (other names, such as ARP or IGMP, are stored and shown but not interpreted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Icmp,
+    Icmpv6,
+}
+
+impl Protocol {
+    pub const ALL: [Protocol; 4] = [Protocol::Tcp, Protocol::Udp, Protocol::Icmp, Protocol::Icmpv6];
+
+    /// The name in a packet's `protocol` field.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+            Protocol::Icmp => "ICMP",
+            Protocol::Icmpv6 => "ICMPv6",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Protocol> {
+        Protocol::ALL.into_iter().find(|p| p.name() == name)
+    }
+
+    /// The IP protocol number (IANA).
+    pub const fn ip_number(self) -> u8 {
+        match self {
+            Protocol::Tcp => 6,
+            Protocol::Udp => 17,
+            Protocol::Icmp => 1,
+            Protocol::Icmpv6 => 58,
+        }
+    }
+
+    pub const fn is_icmp(self) -> bool {
+        matches!(self, Protocol::Icmp | Protocol::Icmpv6)
+    }
+}
+
 /// One packet. Typed fields make the JSON decoder reject wrong types and out-of-range integers
 /// (a port of 70000, a negative length) before [`Packet::validate`] checks what types cannot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -247,9 +289,14 @@ impl Packet {
         }
     }
 
+    /// The packet's transport protocol, when it is one the analysis reads.
+    pub fn transport(&self) -> Option<Protocol> {
+        self.protocol.as_deref().and_then(Protocol::from_name)
+    }
+
     /// Capture time in whole microseconds since the Unix epoch (Postgres' resolution).
     pub fn timestamp_micros(&self) -> i64 {
-        (self.timestamp * 1e6).round() as i64
+        crate::time::micros_of_unix_seconds(self.timestamp)
     }
 
     /// Checks what the types alone cannot: ranges, consistency, text that Postgres can store.
@@ -374,6 +421,19 @@ mod tests {
 
     fn packet() -> Packet {
         Packet::new(1_701_234_567.123, "eth0", 60)
+    }
+
+    #[test]
+    fn protocol_names_read_back() {
+        for protocol in Protocol::ALL {
+            assert_eq!(Protocol::from_name(protocol.name()), Some(protocol));
+        }
+        let mut p = Packet::new(1.0, "eth0", 60);
+        assert_eq!(p.transport(), None);
+        p.protocol = Some("ARP".into());
+        assert_eq!(p.transport(), None);
+        p.protocol = Some("ICMPv6".into());
+        assert_eq!(p.transport(), Some(Protocol::Icmpv6));
     }
 
     #[test]

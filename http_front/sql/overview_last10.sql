@@ -1,5 +1,5 @@
 -- The overview's 10 newest $1-second global ($2) windows.
-SELECT to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') AS window_start,
+SELECT window_start,
        total_packets AS packets, total_bytes AS bytes, coalesce(packets_per_sec, 0) AS rate,
        coalesce(distinct_src_ips, 0)::int8 AS sources, coalesce(distinct_dst_ips, 0)::int8 AS destinations,
        coalesce(predicted_label, '') AS label, confidence

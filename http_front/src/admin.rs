@@ -9,14 +9,28 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Response;
 use axum::{Extension, Form};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use tokio_postgres::error::SqlState;
 
+use crate::auth::Access;
 use crate::auth::{Principal, Session};
 use crate::error::ApiError;
 use crate::login::{check_csrf, session_of};
-use crate::pages::render;
+use crate::pages::{render, time_text};
+use crate::routes::Routes;
 use crate::state::AppState;
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .page(Access::AdminPage, "GET", "/admin", admin_page)
+        .page(Access::AdminPage, "POST", "/admin/sensor_tokens", issue_sensor_token)
+        .page(Access::AdminPage, "POST", "/admin/sensor_tokens/revoke", revoke_sensor_tokens)
+        .page(Access::AdminPage, "POST", "/admin/api_tokens", issue_api_token)
+        .page(Access::AdminPage, "POST", "/admin/api_tokens/revoke", revoke_api_tokens)
+        .page(Access::AdminPage, "POST", "/admin/users", create_user)
+        .page(Access::AdminPage, "POST", "/admin/users/disable", disable_user)
+}
 
 pub struct Entry {
     pub name: String,
@@ -38,7 +52,7 @@ struct AdminPage {
 }
 
 const OVERVIEW_SQL: &str = "
-SELECT kind, name, detail, coalesce(to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), '') AS created,
+SELECT kind, name, detail, created_at,
        coalesce(active, false) AS active
 FROM admin_overview($1)";
 
@@ -52,7 +66,7 @@ async fn page(state: &AppState, principal: &Principal, notice: String, secret: S
         let entry = Entry {
             name: row.try_get("name")?,
             detail: row.try_get("detail")?,
-            created_at: row.try_get("created")?,
+            created_at: row.try_get::<_, Option<DateTime<Utc>>>("created_at")?.map(time_text).unwrap_or_default(),
             active: row.try_get("active")?,
         };
         match row.try_get::<_, &str>("kind")? {

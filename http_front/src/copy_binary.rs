@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use traffic_core::columns::PG_EPOCH_OFFSET_MICROS;
+use traffic_core::time::pg_micros_of_unix;
 use traffic_core::{ColumnSink, Packet, COLUMNS};
 
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
@@ -15,6 +15,19 @@ const PGSQL_AF_INET6: u8 = 3;
 pub fn copy_statement() -> String {
     let columns: Vec<&str> = COLUMNS.iter().map(|c| c.name).collect();
     format!("COPY raw_packets ({}) FROM STDIN (FORMAT binary)", columns.join(", "))
+}
+
+/// COPY data goes to the server in pieces of this size (a batch of 250,000 packets is ~50 MB).
+const COPY_CHUNK: usize = 1 << 20;
+
+/// Sends a COPY stream to `sink` a chunk at a time and finishes it: the rows written.
+pub async fn send(sink: tokio_postgres::CopyInSink<Bytes>, data: &Bytes) -> Result<u64, tokio_postgres::Error> {
+    use futures_util::SinkExt;
+    futures_util::pin_mut!(sink);
+    for start in (0..data.len()).step_by(COPY_CHUNK) {
+        sink.send(data.slice(start..(start + COPY_CHUNK).min(data.len()))).await?;
+    }
+    sink.finish().await
 }
 
 /// One binary COPY stream holding every packet.
@@ -73,7 +86,7 @@ impl Encoder {
 
 impl ColumnSink for Encoder {
     fn timestamptz(&mut self, micros: i64) {
-        self.field(Some(&(micros - PG_EPOCH_OFFSET_MICROS).to_be_bytes()));
+        self.field(Some(&pg_micros_of_unix(micros).to_be_bytes()));
     }
 
     fn text(&mut self, value: Option<&str>) {

@@ -1,5 +1,7 @@
-//! Query parameters shared by the JSON reads and the pages: their checks (a 422 naming the
-//! parameter) and the keyset cursor.
+//! The query parameters the JSON reads and the pages share, each checked one way (a 422 naming
+//! the parameter). Each resource's filters are parsed by one function that both call
+//! (`PacketFilters::parse`, `WindowFilters::parse`, `AlertFilters::parse`); paging is in
+//! `paging.rs`.
 
 use std::net::IpAddr;
 
@@ -19,12 +21,23 @@ pub fn invalid(field: &str, message: String) -> ApiError {
     ApiError::unprocessable(message, vec![json!("query"), json!(field)])
 }
 
-pub use traffic_core::query::{Cursor, CURSOR_PATTERN, MAX_FILTER_TEXT, UNIX_SECONDS_PATTERN};
+pub use traffic_core::query::{MAX_FILTER_TEXT, UNIX_SECONDS_PATTERN};
 
-/// An RFC 3339 time or Unix seconds ([`UNIX_SECONDS_PATTERN`]).
-pub fn parse_time(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
-    traffic_core::query::parse_time(text)
-        .ok_or_else(|| invalid(field, format!("{field} must be an RFC 3339 time or Unix seconds, got {text:?}")))
+/// An RFC 3339 time or Unix seconds ([`UNIX_SECONDS_PATTERN`]), if given.
+pub fn parse_time(field: &str, text: Option<&str>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    text.map(|text| {
+        traffic_core::query::parse_time(text)
+            .ok_or_else(|| invalid(field, format!("{field} must be an RFC 3339 time or Unix seconds, got {text:?}")))
+    })
+    .transpose()
+}
+
+/// A whole number typed into a page's form, if given (the range is checked with the filter).
+pub fn whole_number(field: &str, text: Option<&str>) -> Result<Option<i32>, ApiError> {
+    text.map(|text| {
+        text.parse::<i32>().map_err(|_| invalid(field, format!("{field} must be a whole number, got {text:?}")))
+    })
+    .transpose()
 }
 
 /// A text filter: at most [`MAX_FILTER_TEXT`] characters, no NUL.
@@ -64,13 +77,4 @@ pub fn check_window_seconds(seconds: Option<i32>) -> Result<(), ApiError> {
         Some(s) => Err(invalid("window_seconds", format!("window_seconds must be from 1 to 86400, got {s}"))),
         None => Ok(()),
     }
-}
-
-/// The `cursor` parameter, if given.
-pub fn cursor_param(text: Option<&str>) -> Result<Option<Cursor>, ApiError> {
-    text.map(|t| {
-        Cursor::decode(t)
-            .ok_or_else(|| invalid("cursor", format!("cursor must be the cursor of a previous page, got {t:?}")))
-    })
-    .transpose()
 }

@@ -8,19 +8,27 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 
+use crate::auth::Access;
+use crate::openapi::Health;
+use crate::routes::Routes;
 use crate::state::AppState;
+
+pub fn routes() -> Routes {
+    Routes::new().api(Access::Public, utoipa_axum::routes!(health))
+}
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
 
+#[utoipa::path(get, path = "/health", responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn health(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
     let timestamp = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
     let check = async {
         let client = state.pool.get().await.map_err(|e| crate::error::chain(&e))?;
         let row = client
-            .query_one("SELECT EXISTS (SELECT FROM models WHERE active)", &[])
+            .query_one("SELECT EXISTS (SELECT FROM models WHERE active) AS model_loaded", &[])
             .await
             .map_err(|e| crate::error::chain(&e))?;
-        Ok::<bool, String>(row.get(0))
+        Ok::<bool, String>(row.get("model_loaded"))
     };
     let outcome = tokio::time::timeout(CHECK_TIMEOUT, check)
         .await

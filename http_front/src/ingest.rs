@@ -12,22 +12,32 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::{Extension, Json};
-use futures_util::SinkExt;
 use serde_json::{json, Value};
 use traffic_core::wire::StreamError;
 use traffic_core::{Format, Limits};
 
-use crate::auth::Principal;
+use crate::auth::{Access, Principal};
 use crate::copy_binary;
 use crate::error::ApiError;
+use crate::openapi::{ErrorBody, IngestAck, RawPacket};
 use crate::request_body::{self, BodyError};
+use crate::routes::Routes;
 use crate::state::AppState;
+
+pub fn routes() -> Routes {
+    Routes::new().api(Access::Ingest, utoipa_axum::routes!(ingest_packets))
+}
 
 /// Headers under which a sender may name a batch so that a retry is stored once.
 const BATCH_ID_HEADERS: [&str; 2] = ["idempotency-key", "x-batch-id"];
-/// COPY data is sent in pieces of this size.
-const COPY_CHUNK: usize = 1 << 20;
 
+#[utoipa::path(post, path = "/ingest_packets",
+    description = "Stores a batch of packets, whole or not at all: a JSON array (the original's contract), or NDJSON with Content-Type: application/x-ndjson; gzip with Content-Encoding: gzip. At most MAX_BATCH_PACKETS (250,000) packets and MAX_BODY_BYTES (128 MiB) before and after gzip. An Idempotency-Key (or X-Batch-Id) makes retries safe. No partition is made for a batch: packets of days without one are kept in the default partition.",
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Names the batch: a retry with the same key is stored once (1 to 200 printable ASCII characters)")
+    ),
+    request_body(content = Vec<RawPacket>, content_type = "application/json"),
+    responses((status = 200, body = IngestAck), (status = 422, body = ErrorBody)))]
 pub async fn ingest_packets(
     State(state): State<Arc<AppState>>,
     Extension(principal): Extension<Principal>,
@@ -219,12 +229,7 @@ async fn store(state: &AppState, batch: &DecodedBatch, batch_id: Option<&str>, s
         }
     }
     let sink = tx.copy_in(&state.copy_statement).await?;
-    futures_util::pin_mut!(sink);
-    let data = &batch.copy_data;
-    for start in (0..data.len()).step_by(COPY_CHUNK) {
-        sink.send(data.slice(start..(start + COPY_CHUNK).min(data.len()))).await?;
-    }
-    let written = sink.finish().await?;
+    let written = copy_binary::send(sink, &batch.copy_data).await?;
     if written != batch.count as u64 {
         return Err(ApiError::Internal(format!("COPY wrote {written} rows for {} packets", batch.count)));
     }

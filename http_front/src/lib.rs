@@ -1,13 +1,13 @@
 //! The traffic analyzer's HTTP front: a thin shell between sensors/dashboards and Postgres.
 
 pub mod admin;
-pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod config;
 pub mod copy_binary;
 pub mod db;
 pub mod error;
+pub mod extract;
 pub mod filters;
 pub mod hardening;
 pub mod health;
@@ -17,14 +17,13 @@ pub mod metrics;
 pub mod openapi;
 pub mod packet_search;
 pub mod pages;
+pub mod paging;
 pub mod predict;
 pub mod request_body;
 pub mod routes;
-pub mod series;
 pub mod server;
 pub mod state;
 pub mod tls;
-pub mod traffic;
 pub mod where_clause;
 
 use std::sync::Arc;
@@ -41,15 +40,10 @@ pub use state::AppState;
 /// Largest body of a request other than a batch (a prediction, a form).
 const SMALL_BODY_BYTES: usize = 64 * 1024;
 
-/// Every route of `routes::ROUTES`, each behind its access check, and around all of them the
+/// Every route (`routes.rs`), each behind its access check, and around all of them the
 /// request's id, time limit and security headers, the body's pace, and the request metrics.
 pub fn router(state: Arc<AppState>) -> Router {
-    let mut router = Router::new();
-    for route in routes::ROUTES {
-        let check = from_fn_with_state((state.clone(), route.access), auth::require);
-        router = router.route(route.path, routes::handler(route).route_layer(check));
-    }
-    around(router, &state)
+    around(routes::router(&state), &state)
 }
 
 /// What the metrics listener serves: /metrics, to whoever can reach that address.

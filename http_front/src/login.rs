@@ -16,11 +16,21 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use serde::Deserialize;
 
+use crate::auth::Access::{Public, ReadPage};
 use crate::auth::{cookie, same_secret, Principal, SESSION_COOKIE};
 use crate::error::ApiError;
 use crate::pages::render;
+use crate::routes::Routes;
 use crate::server::Client;
 use crate::state::AppState;
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .page(Public, "GET", "/login", login_page)
+        .page(Public, "POST", "/login", log_in)
+        .page(ReadPage, "GET", "/logout", logout_page)
+        .page(ReadPage, "POST", "/logout", log_out)
+}
 
 const LOGIN_COOKIE: &str = "ta_login";
 /// How long a login form stays valid.

@@ -11,8 +11,14 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus::{Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
 
+use crate::auth::Access;
 use crate::error::ApiError;
+use crate::routes::Routes;
 use crate::state::AppState;
+
+pub fn routes() -> Routes {
+    Routes::new().api(Access::Metrics, utoipa_axum::routes!(metrics))
+}
 
 pub struct Metrics {
     registry: Registry,
@@ -109,13 +115,17 @@ pub async fn track(State(state): State<Arc<AppState>>, request: Request, next: N
 }
 
 const LAG_SQL: &str = "
-SELECT p.window_seconds::text, extract(epoch FROM j.newest_event - p.materialized_until)::float8
+SELECT p.window_seconds::text AS window_seconds,
+       extract(epoch FROM j.newest_event - p.materialized_until)::float8 AS lag_seconds
 FROM window_progress p JOIN window_jobs j USING (job)
 WHERE j.newest_event IS NOT NULL AND p.materialized_until IS NOT NULL";
 
-const ALERTS_SQL: &str = "SELECT alert_type, severity, count(*)::float8 FROM detected_alerts GROUP BY 1, 2";
+const ALERTS_SQL: &str = "SELECT alert_type, severity, count(*)::float8 AS alerts FROM detected_alerts GROUP BY 1, 2";
 
 /// `GET /metrics`.
+#[utoipa::path(get, path = "/metrics",
+    description = "Prometheus text format: with METRICS_TOKEN or an admin's credentials (or without any on METRICS_LISTEN_ADDR).",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, ApiError> {
     let client = state.pool.get().await?;
     let lag = client.query(LAG_SQL, &[]).await?;
@@ -124,11 +134,12 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, Api
     let m = &state.metrics;
     m.lag_seconds.reset();
     for row in &lag {
-        m.lag_seconds.with_label_values(&[row.get::<_, &str>(0)]).set(row.get(1));
+        m.lag_seconds.with_label_values(&[row.get::<_, &str>("window_seconds")]).set(row.get("lag_seconds"));
     }
     m.alerts.reset();
     for row in &alerts {
-        m.alerts.with_label_values(&[row.get::<_, &str>(0), row.get::<_, &str>(1)]).set(row.get(2));
+        let labels = [row.get::<_, &str>("alert_type"), row.get::<_, &str>("severity")];
+        m.alerts.with_label_values(&labels).set(row.get("alerts"));
     }
     let mut body = Vec::new();
     prometheus::TextEncoder::new()

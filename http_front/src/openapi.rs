@@ -1,4 +1,5 @@
-//! `GET /openapi.json`: the front's OpenAPI 3.1 document, generated from the code: the query
+//! `GET /openapi.json`: the front's OpenAPI 3.1 document, generated from the code: each path
+//! from the `#[utoipa::path]` on its handler (declared with it, `routes.rs`), the query
 //! parameters from the handlers' own query types (with every bound they check), the packet
 //! schema from the core's column list and field bounds, the window schema from the core's
 //! feature list, who may call each path and every status it can answer from the route table
@@ -24,7 +25,7 @@ use traffic_core::packet::{numeric_range, text_limit, Limits, MIN_TIMESTAMP};
 
 use crate::auth::Access;
 use crate::config::Config;
-use crate::routes::ROUTES;
+use crate::routes::{Routes, ROUTES};
 use crate::state::AppState;
 
 #[derive(OpenApi)]
@@ -32,20 +33,6 @@ use crate::state::AppState;
     info(
         title = "traffic_analyzer front",
         description = "Packet ingest, alerts and window reads of the in-Postgres traffic analyzer. Sensors ingest with a sensor token (or from a trusted address without one); everything else but /health needs a user's API token (Authorization: Bearer) or a signed-in session (cookie)."
-    ),
-    paths(
-        ingest_packets_doc,
-        health_doc,
-        last_raw_packets_doc,
-        packets_doc,
-        alerts_doc,
-        alert_timeline_doc,
-        last10_doc,
-        alltraffic_doc,
-        features_doc,
-        predict_doc,
-        metrics_doc,
-        openapi_doc
     ),
     components(schemas(
         IngestAck,
@@ -71,6 +58,11 @@ impl Default for Served {
     }
 }
 
+pub fn routes() -> Routes {
+    Routes::new().api(Access::Read, utoipa_axum::routes!(openapi_json))
+}
+
+#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "This document", content_type = "application/json")))]
 pub async fn openapi_json(State(state): State<Arc<AppState>>) -> Response {
     let now = crate::ingest::now_epoch_seconds();
     let day = (now / 86_400.0).floor() as i64;
@@ -90,7 +82,15 @@ pub async fn openapi_json(State(state): State<Arc<AppState>>) -> Response {
 
 /// The whole document for a front with this configuration whose clock reads `now`.
 pub fn document(config: &Config, now: f64) -> String {
-    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_else(|e| json!({"error": e.to_string()}));
+    let mut api = ApiDoc::openapi();
+    let (paths, schemas) = crate::routes::api_paths();
+    api.paths = paths;
+    if let Some(components) = api.components.as_mut() {
+        for (name, schema) in schemas {
+            components.schemas.entry(name).or_insert(schema);
+        }
+    }
+    let mut doc = serde_json::to_value(api).unwrap_or_else(|e| json!({"error": e.to_string()}));
     doc["components"]["schemas"]["RawPacket"] = raw_packet(Limits::at(now, config.max_clock_skew_secs), false);
     doc["components"]["schemas"]["StoredPacket"] = raw_packet(Limits::at(now, config.max_clock_skew_secs), true);
     doc["components"]["schemas"]["Traffic"] = traffic();
@@ -112,7 +112,7 @@ pub fn document(config: &Config, now: f64) -> String {
     {
         key.insert("pattern".into(), json!(crate::ingest::BATCH_ID_PATTERN));
     }
-    for route in ROUTES {
+    for route in ROUTES.iter() {
         let pointer =
             format!("/paths/{}/{}", route.path.replace('~', "~0").replace('/', "~1"), route.method.to_lowercase());
         if let Some(operation) = doc.pointer_mut(&pointer) {
@@ -222,11 +222,11 @@ pub fn time() -> RefOr<Schema> {
 }
 
 pub fn cursor() -> utoipa::openapi::Object {
-    string().pattern(Some(crate::filters::CURSOR_PATTERN)).build()
+    string().pattern(Some(crate::paging::CURSOR_PATTERN)).build()
 }
 
 pub fn features() -> utoipa::openapi::Object {
-    string().pattern(Some(crate::series::features_pattern())).build()
+    string().pattern(Some(crate::api::features::features_pattern())).build()
 }
 
 fn nullable(ty: Type) -> SchemaType {
@@ -545,9 +545,6 @@ pub struct Prediction {
     pub data: serde_json::Value,
 }
 
-// The paths. The handlers live in their modules; these stubs carry their documentation (who
-// may call them, and the answers common to their kind, are added from the route table).
-
 /// A reference to a schema of `components` made as JSON (RawPacket, Traffic).
 pub struct Traffic;
 
@@ -562,82 +559,6 @@ impl ToSchema for Traffic {
         Cow::Borrowed("Traffic")
     }
 }
-
-#[utoipa::path(post, path = "/ingest_packets",
-    description = "Stores a batch of packets, whole or not at all: a JSON array (the original's contract), or NDJSON with Content-Type: application/x-ndjson; gzip with Content-Encoding: gzip. At most MAX_BATCH_PACKETS (250,000) packets and MAX_BODY_BYTES (128 MiB) before and after gzip. An Idempotency-Key (or X-Batch-Id) makes retries safe. No partition is made for a batch: packets of days without one are kept in the default partition.",
-    params(
-        ("Idempotency-Key" = Option<String>, Header, description = "Names the batch: a retry with the same key is stored once (1 to 200 printable ASCII characters)")
-    ),
-    request_body(content = Vec<RawPacket>, content_type = "application/json"),
-    responses((status = 200, body = IngestAck), (status = 422, body = ErrorBody)))]
-#[allow(dead_code)]
-fn ingest_packets_doc() {}
-
-#[utoipa::path(get, path = "/health", responses((status = 200, body = Health), (status = 503, body = Health)))]
-#[allow(dead_code)]
-fn health_doc() {}
-
-#[utoipa::path(get, path = "/api/raw_packets/last/{count}",
-    params(("count" = u32, Path, description = "How many, 1 to MAX_LAST_PACKETS (10,000)")),
-    responses((status = 200, body = Vec<StoredPacket>), (status = 422, body = ErrorBody)))]
-#[allow(dead_code)]
-fn last_raw_packets_doc() {}
-
-#[utoipa::path(get, path = "/api/packets", params(crate::api::PacketsQuery),
-    description = "Stored packets newest first (by capture time), filtered by address and port (either side), protocol and time; a page of `limit`, the next page's cursor in x-next-cursor.",
-    responses((status = 200, body = Vec<StoredPacket>,
-               headers(("x-next-cursor" = String, description = "The next page's cursor (absent on the last page)"))),
-              (status = 422, body = ErrorBody)))]
-#[allow(dead_code)]
-fn packets_doc() {}
-
-#[utoipa::path(get, path = "/api/alerts", params(crate::alerts::AlertQuery),
-    responses((status = 200, body = Vec<Alert>), (status = 422, body = ErrorBody)))]
-#[allow(dead_code)]
-fn alerts_doc() {}
-
-#[utoipa::path(get, path = "/api/alert_timeline", params(crate::alerts::TimelineQuery),
-    description = "How many alerts started per time bucket and severity (empty buckets left out), oldest first.",
-    responses((status = 200, body = Vec<TimelineBucket>), (status = 422, body = ErrorBody)))]
-#[allow(dead_code)]
-fn alert_timeline_doc() {}
-
-#[utoipa::path(get, path = "/api/last10", params(crate::traffic::Last10Query),
-    responses((status = 200, body = Vec<WindowRow>), (status = 422, body = ErrorBody)))]
-#[allow(dead_code)]
-fn last10_doc() {}
-
-#[utoipa::path(get, path = "/api/alltraffic", params(crate::traffic::AllTrafficQuery),
-    responses((status = 200, body = Vec<WindowRow>,
-               headers(("x-next-cursor" = String, description = "The next page's cursor (absent on the last page)"))),
-              (status = 422, body = ErrorBody)))]
-#[allow(dead_code)]
-fn alltraffic_doc() {}
-
-#[utoipa::path(get, path = "/api/features", params(crate::series::FeaturesQuery),
-    description = "A time series of window features and predictions for one window size and scope (the data behind the dashboard's charts), oldest first: from `from` (or a cursor) on, a page of `limit` with the next page's cursor in x-next-cursor; without either, the newest `limit` windows.",
-    responses((status = 200, body = Vec<FeatureRow>,
-               headers(("x-next-cursor" = String, description = "With `from`: the next page's cursor (absent on the last page)"))),
-              (status = 422, body = ErrorBody)))]
-#[allow(dead_code)]
-fn features_doc() {}
-
-#[utoipa::path(post, path = "/predict",
-    description = "The original's legacy scoring endpoint: its Traffic JSON, scored by the extension's score(). At most MAX_CONCURRENT_PREDICTIONS at once (503 beyond); 503 without an active model.",
-    request_body(content = Traffic, content_type = "application/json"),
-    responses((status = 200, body = Prediction), (status = 422, body = ErrorBody)))]
-#[allow(dead_code)]
-fn predict_doc() {}
-
-#[utoipa::path(get, path = "/metrics",
-    description = "Prometheus text format: with METRICS_TOKEN or an admin's credentials (or without any on METRICS_LISTEN_ADDR).",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-#[allow(dead_code)]
-fn metrics_doc() {}
-
-#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "This document", content_type = "application/json")))]
-#[allow(dead_code)]
-fn openapi_doc() {}
 
 #[cfg(test)]
 mod tests {

@@ -13,7 +13,9 @@ use std::net::IpAddr;
 use chrono::{DateTime, Utc};
 use tokio_postgres::Row;
 
-use crate::filters::Cursor;
+use crate::error::ApiError;
+use crate::filters::{check_text, invalid, parse_ip, parse_time};
+use crate::paging::Cursor;
 use crate::where_clause::Where;
 
 /// Packets per BRIN range: 8 pages of ~55 packets.
@@ -33,7 +35,34 @@ pub struct PacketFilters {
     pub after: Option<Cursor>,
 }
 
+/// The filters as a request gives them, before they are checked: the API's and the page's alike.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PacketParams<'a> {
+    pub ip: Option<&'a str>,
+    pub port: Option<i32>,
+    pub protocol: Option<&'a str>,
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub cursor: Option<&'a str>,
+}
+
 impl PacketFilters {
+    /// The filters, checked: a 422 names the first one that is wrong.
+    pub fn parse(p: PacketParams<'_>) -> Result<Self, ApiError> {
+        if let Some(port) = p.port.filter(|p| !(0..=65_535).contains(p)) {
+            return Err(invalid("port", format!("port must be from 0 to 65535, got {port}")));
+        }
+        check_text("protocol", p.protocol)?;
+        Ok(PacketFilters {
+            ip: parse_ip(p.ip)?,
+            port: p.port,
+            protocol: p.protocol.map(str::to_string),
+            from: parse_time("from", p.from)?,
+            to: parse_time("to", p.to)?,
+            after: crate::paging::cursor(p.cursor)?,
+        })
+    }
+
     /// The conditions; `only_time`: those on time alone (how many packets a scan by time sees).
     fn conditions(&self, only_time: bool) -> Where {
         let mut q = Where::new();
@@ -104,6 +133,6 @@ impl PacketFilters {
 async fn estimated_rows(client: &deadpool_postgres::Client, conditions: &Where) -> Result<f64, tokio_postgres::Error> {
     let sql = format!("EXPLAIN (FORMAT JSON) SELECT 1 FROM raw_packets {}", conditions.clause());
     let statement = client.prepare_cached(&sql).await?;
-    let plan: serde_json::Value = client.query_one(&statement, &conditions.params()).await?.get(0);
+    let plan: serde_json::Value = client.query_one(&statement, &conditions.params()).await?.get("QUERY PLAN");
     Ok(plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(f64::MAX))
 }

@@ -14,8 +14,15 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 use traffic_core::features::{index_of, FEATURES};
 
+use crate::auth::Access;
 use crate::error::ApiError;
+use crate::openapi::{ErrorBody, Prediction, Traffic};
+use crate::routes::Routes;
 use crate::state::AppState;
+
+pub fn routes() -> Routes {
+    Routes::new().api(Access::Read, utoipa_axum::routes!(predict))
+}
 
 /// The original `Traffic` model's required fields.
 const REQUIRED: [&str; 5] = ["dest_ip", "source_mac", "dest_mac", "packet_count", "packet_per_sec"];
@@ -89,6 +96,10 @@ pub fn legacy_features(body: &Map<String, Value>) -> Result<Vec<Option<f64>>, Ap
     Ok(x)
 }
 
+#[utoipa::path(post, path = "/predict",
+    description = "The original's legacy scoring endpoint: its Traffic JSON, scored by the extension's score(). At most MAX_CONCURRENT_PREDICTIONS at once (503 beyond); 503 without an active model.",
+    request_body(content = Traffic, content_type = "application/json"),
+    responses((status = 200, body = Prediction), (status = 422, body = ErrorBody)))]
 pub async fn predict(
     State(state): State<Arc<AppState>>,
     body: Result<Json<Value>, JsonRejection>,
@@ -120,15 +131,15 @@ pub async fn predict(
         });
     }
     let statement = client
-        .prepare_cached("SELECT label, confidence, probabilities, model_classes() FROM score($1::float8[])")
+        .prepare_cached("SELECT label, confidence, probabilities, model_classes() AS classes FROM score($1::float8[])")
         .await?;
     let row = client.query_one(&statement, &[&features]).await?;
-    let classes: Vec<String> = row.get(3);
-    let probabilities: Vec<f32> = row.get(2);
+    let classes: Vec<String> = row.get("classes");
+    let probabilities: Vec<f32> = row.get("probabilities");
     let by_class: Map<String, Value> = classes.into_iter().zip(probabilities).map(|(c, p)| (c, json!(p))).collect();
     Ok(Json(json!({
-        "predicted_label": row.get::<_, String>(0),
-        "confidence": row.get::<_, f64>(1),
+        "predicted_label": row.get::<_, String>("label"),
+        "confidence": row.get::<_, f64>("confidence"),
         "probabilities": by_class,
         "data": body,
     })))

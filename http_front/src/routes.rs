@@ -1,14 +1,26 @@
-//! Every route, once: its method, path and who may call it ([`ROUTES`]), and its handler
-//! ([`handler`]). The router is built from this table, and the access-matrix test walks it.
+//! Every route is declared once, beside its handler: each resource module has a `routes()` that
+//! lists its handlers with who may call them. A JSON route's method, path and OpenAPI operation
+//! come from the `#[utoipa::path]` on the handler itself (read by utoipa-axum's `routes!`); a
+//! page or form is declared with its method and path. The router ([`router`]), the OpenAPI
+//! document's paths ([`api_paths`]) and the access table ([`ROUTES`], which the access-matrix test
+//! walks) are all made from these declarations ([`all`]).
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use axum::routing::{get, post, MethodRouter};
+use axum::handler::Handler;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{MethodFilter, MethodRouter};
+use axum::Router;
+use utoipa::openapi::path::Paths;
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::RefOr;
+use utoipa_axum::router::UtoipaMethodRouter;
 
 use crate::auth::Access;
 use crate::state::AppState;
-use crate::{admin, alerts, api, health, ingest, login, metrics, openapi, pages, predict, series, traffic};
+use crate::{admin, api, health, ingest, login, metrics, openapi, pages, predict};
 
+/// A route: its method, path and who may call it.
 #[derive(Debug, Clone, Copy)]
 pub struct Route {
     pub method: &'static str,
@@ -16,78 +28,96 @@ pub struct Route {
     pub access: Access,
 }
 
-const fn route(method: &'static str, path: &'static str, access: Access) -> Route {
-    Route { method, path, access }
+/// A JSON route's OpenAPI operation, and the schemas it names.
+pub type ApiDoc = (Paths, Vec<(String, RefOr<Schema>)>);
+
+/// A route with its handler and, for a JSON route, its OpenAPI operation.
+pub struct Declared {
+    pub route: Route,
+    handler: MethodRouter<Arc<AppState>>,
+    doc: Option<ApiDoc>,
 }
 
-use Access::{AdminPage, Ingest, Metrics, Public, Read, ReadPage};
+/// The routes a module declares.
+#[derive(Default)]
+pub struct Routes(Vec<Declared>);
 
-pub const ROUTES: &[Route] = &[
-    route("GET", "/health", Public),
-    route("GET", "/login", Public),
-    route("POST", "/login", Public),
-    route("GET", "/assets/{name}", Public),
-    route("POST", "/ingest_packets", Ingest),
-    route("GET", "/api/raw_packets/last/{count}", Read),
-    route("GET", "/api/packets", Read),
-    route("GET", "/api/alerts", Read),
-    route("GET", "/api/alert_timeline", Read),
-    route("GET", "/api/last10", Read),
-    route("GET", "/api/alltraffic", Read),
-    route("GET", "/api/features", Read),
-    route("POST", "/predict", Read),
-    route("GET", "/openapi.json", Read),
-    route("GET", "/metrics", Metrics),
-    route("GET", "/", ReadPage),
-    route("GET", "/alltraffic_page", ReadPage),
-    route("GET", "/alerts", ReadPage),
-    route("GET", "/alerts/{id}", ReadPage),
-    route("GET", "/packets", ReadPage),
-    route("GET", "/logout", ReadPage),
-    route("POST", "/logout", ReadPage),
-    route("GET", "/admin", AdminPage),
-    route("POST", "/admin/sensor_tokens", AdminPage),
-    route("POST", "/admin/sensor_tokens/revoke", AdminPage),
-    route("POST", "/admin/api_tokens", AdminPage),
-    route("POST", "/admin/api_tokens/revoke", AdminPage),
-    route("POST", "/admin/users", AdminPage),
-    route("POST", "/admin/users/disable", AdminPage),
-];
-
-/// The handler of a route of [`ROUTES`].
-pub fn handler(route: &Route) -> MethodRouter<Arc<AppState>> {
-    match (route.method, route.path) {
-        ("GET", "/health") => get(health::health),
-        ("GET", "/login") => get(login::login_page),
-        ("POST", "/login") => post(login::log_in),
-        ("GET", "/assets/{name}") => get(pages::asset),
-        ("POST", "/ingest_packets") => post(ingest::ingest_packets),
-        ("GET", "/api/raw_packets/last/{count}") => get(api::last_raw_packets),
-        ("GET", "/api/packets") => get(api::packets),
-        ("GET", "/api/alerts") => get(alerts::list_alerts),
-        ("GET", "/api/alert_timeline") => get(alerts::alert_timeline),
-        ("GET", "/api/last10") => get(traffic::last10),
-        ("GET", "/api/alltraffic") => get(traffic::all_traffic),
-        ("GET", "/api/features") => get(series::features),
-        ("POST", "/predict") => post(predict::predict),
-        ("GET", "/openapi.json") => get(openapi::openapi_json),
-        ("GET", "/metrics") => get(metrics::metrics),
-        ("GET", "/") => get(pages::overview),
-        ("GET", "/alltraffic_page") => get(pages::all_traffic_page),
-        ("GET", "/alerts") => get(pages::alerts_page),
-        ("GET", "/alerts/{id}") => get(pages::alert_page),
-        ("GET", "/packets") => get(pages::packets_page),
-        ("GET", "/logout") => get(login::logout_page),
-        ("POST", "/logout") => post(login::log_out),
-        ("GET", "/admin") => get(admin::admin_page),
-        ("POST", "/admin/sensor_tokens") => post(admin::issue_sensor_token),
-        ("POST", "/admin/sensor_tokens/revoke") => post(admin::revoke_sensor_tokens),
-        ("POST", "/admin/api_tokens") => post(admin::issue_api_token),
-        ("POST", "/admin/api_tokens/revoke") => post(admin::revoke_api_tokens),
-        ("POST", "/admin/users") => post(admin::create_user),
-        ("POST", "/admin/users/disable") => post(admin::disable_user),
-        (method, path) => unreachable!("route {method} {path} is in ROUTES without a handler"),
+impl Routes {
+    pub fn new() -> Self {
+        Routes::default()
     }
+
+    /// A JSON route, documented: `routes!(handler)` of a handler with `#[utoipa::path]`.
+    pub fn api(mut self, access: Access, (schemas, paths, handler): UtoipaMethodRouter<Arc<AppState>>) -> Self {
+        let mut declared = paths.paths.iter().flat_map(|(path, item)| {
+            let methods = [("GET", item.get.is_some()), ("POST", item.post.is_some())];
+            methods.into_iter().filter(|(_, set)| *set).map(move |(method, _)| (method, path.clone()))
+        });
+        let (method, path) = declared.next().expect("#[utoipa::path] names a GET or POST operation");
+        assert!(declared.next().is_none(), "one operation per handler");
+        // Declared once per process: the table holds them for its whole life.
+        let path: &'static str = Box::leak(path.into_boxed_str());
+        self.0.push(Declared { route: Route { method, path, access }, handler, doc: Some((paths, schemas)) });
+        self
+    }
+
+    /// A page or form (not in the OpenAPI document).
+    pub fn page<H, T>(mut self, access: Access, method: &'static str, path: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, Arc<AppState>>,
+        T: 'static,
+    {
+        let filter = match method {
+            "GET" => MethodFilter::GET,
+            "POST" => MethodFilter::POST,
+            other => panic!("no route method {other}"),
+        };
+        let handler = axum::routing::on(filter, handler);
+        self.0.push(Declared { route: Route { method, path, access }, handler, doc: None });
+        self
+    }
+
+    pub fn merge(mut self, other: Routes) -> Self {
+        self.0.extend(other.0);
+        self
+    }
+}
+
+/// Every route of the front.
+pub fn all() -> Vec<Declared> {
+    Routes::new()
+        .merge(health::routes())
+        .merge(login::routes())
+        .merge(ingest::routes())
+        .merge(api::routes())
+        .merge(predict::routes())
+        .merge(openapi::routes())
+        .merge(metrics::routes())
+        .merge(pages::routes())
+        .merge(admin::routes())
+        .0
+}
+
+/// Who may call what: every route's method, path and access.
+pub static ROUTES: LazyLock<Vec<Route>> = LazyLock::new(|| all().into_iter().map(|d| d.route).collect());
+
+/// Every route, each behind its access check.
+pub fn router(state: &Arc<AppState>) -> Router<Arc<AppState>> {
+    all().into_iter().fold(Router::new(), |router, declared| {
+        let check = from_fn_with_state((state.clone(), declared.route.access), crate::auth::require);
+        router.route(declared.route.path, declared.handler.route_layer(check))
+    })
+}
+
+/// The documented routes' operations and the schemas they name.
+pub fn api_paths() -> ApiDoc {
+    let mut paths = Paths::new();
+    let mut schemas = Vec::new();
+    for (more_paths, more_schemas) in all().into_iter().filter_map(|d| d.doc) {
+        paths.merge(more_paths);
+        schemas.extend(more_schemas);
+    }
+    (paths, schemas)
 }
 
 #[cfg(test)]
@@ -97,7 +127,6 @@ mod tests {
     #[test]
     fn every_route_has_a_handler_and_appears_once() {
         for (i, route) in ROUTES.iter().enumerate() {
-            let _ = handler(route);
             assert!(
                 !ROUTES[..i].iter().any(|r| r.method == route.method && r.path == route.path),
                 "{} {} twice",

@@ -11,6 +11,7 @@ use pgrx::{pg_sys, Inet, PgOid};
 use traffic_core::alerts::rule_findings;
 use traffic_core::features::{compute_windows, window_start, WindowRow, FEATURES, FEATURE_VERSION};
 use traffic_core::jobs::{self, Job, JOBS, MAINTAINING_JOB};
+use traffic_core::time::micros;
 
 use crate::alerts::{raise_alerts, score_rows, Scored};
 use crate::error;
@@ -18,8 +19,6 @@ use crate::read_ahead;
 use crate::scoring::Prediction;
 use crate::settings;
 use crate::windows::{next_packet_time, packets_between, timestamptz};
-
-const MICROS: i64 = 1_000_000;
 
 /// One tick of the scheduler: materializes every closed window, re-materializes windows that
 /// received late packets. Returns the number of window rows written. Call it from pg_cron or
@@ -172,7 +171,7 @@ fn advance_watermark(job: &str, ranges: &[Invalidation], largest: u32) -> Result
     })?;
     let (Some(newest), Some(arrival), Some(now)) = (newest, arrival, now) else { return Ok((None, tick)) };
     let lateness = settings::allowed_lateness_micros();
-    let largest = i64::from(largest) * MICROS;
+    let largest = micros(i64::from(largest));
     Ok((Some(if now - arrival > lateness { newest + largest } else { newest - lateness }), tick))
 }
 
@@ -190,7 +189,7 @@ fn window_seconds_arg(seconds: u32) -> pgrx::datum::DatumWithOid<'static> {
 
 /// The windows of one size to compute: closed ones with late packets, then newly closed ones.
 fn plan(seconds: u32, ranges: &[Invalidation], watermark: i64) -> Result<Plan, pgrx::spi::Error> {
-    let width = i64::from(seconds) * MICROS;
+    let width = micros(i64::from(seconds));
     let until: Option<i64> = Spi::get_one_with_args(
         &format!("SELECT {} FROM window_progress WHERE window_seconds = $1", micros_of("materialized_until")),
         &[window_seconds_arg(seconds)],
@@ -242,7 +241,7 @@ fn materialize(plans: &[Plan], largest: u32, top_k: usize, read_ahead: bool) -> 
     for (lo, hi) in union {
         let mut start = lo;
         while start < hi {
-            let end = (window_start(start, largest) + i64::from(largest) * MICROS).min(hi);
+            let end = (window_start(start, largest) + micros(i64::from(largest))).min(hi);
             let packets = if read_ahead { read_ahead::packets(start, end)? } else { packets_between(start, end)? };
             if packets.is_empty() {
                 // Empty time is skipped, not walked: packets years apart (captures with odd
@@ -322,7 +321,7 @@ fn insert_rows(rows: &[WindowRow], scored: Option<&Scored>) -> Result<i64, pgrx:
 }
 
 fn row_args<'a>(row: &WindowRow, prediction: Option<&'a Prediction>) -> Vec<pgrx::datum::DatumWithOid<'a>> {
-    let width = i64::from(row.window_seconds) * MICROS;
+    let width = micros(i64::from(row.window_seconds));
     let feature = |name: &str| row.features.get(name).unwrap_or(0.0);
     let mut args: Vec<pgrx::datum::DatumWithOid> = vec![
         window_seconds_arg(row.window_seconds),

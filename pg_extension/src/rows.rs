@@ -6,9 +6,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use pgrx::pg_sys::{self, Datum, Oid};
 use pgrx::prelude::*;
-use traffic_core::columns::PG_EPOCH_OFFSET_MICROS;
 use traffic_core::detectors;
 use traffic_core::features::INPUT_COLUMNS;
+use traffic_core::time::unix_micros_of_pg;
 use traffic_core::{ColumnSource, ColumnType, Packet, COLUMNS};
 
 /// Postgres' own address family codes inside an `inet` value (utils/inet.h).
@@ -52,7 +52,7 @@ impl<'a> DatumRow<'a> {
 
 impl ColumnSource for DatumRow<'_> {
     fn timestamptz(&mut self) -> Option<i64> {
-        self.take().map(|d| d.value() as i64 + PG_EPOCH_OFFSET_MICROS)
+        self.take().map(|d| unix_micros_of_pg(d.value() as i64))
     }
 
     fn text(&mut self) -> Option<String> {

@@ -189,7 +189,7 @@ pub fn register() {
 
 /// Seconds a window stays open for late packets, in microseconds.
 pub fn allowed_lateness_micros() -> i64 {
-    i64::from(ALLOWED_LATENESS_SECS.get()) * 1_000_000
+    traffic_core::time::micros(i64::from(ALLOWED_LATENESS_SECS.get()))
 }
 
 /// Busiest source and destination hosts given their own rows per window.

@@ -586,7 +586,7 @@ fn run_jobs_refuses_an_unknown_job() {
 /// A one-split model over the real feature list: SYN_Flood when at least half the TCP packets
 /// are SYN without ACK (probability 0.953), else Normal.
 fn syn_model_json(feature_names: &[&str], feature_version: u32) -> String {
-    traffic_core::model::single_split_json(feature_names, feature_version, "syn_without_ack_ratio", 0.5, "SYN_Flood")
+    traffic_core::testing::single_split_json(feature_names, feature_version, "syn_without_ack_ratio", 0.5, "SYN_Flood")
 }
 
 fn our_feature_names() -> Vec<&'static str> {

@@ -3,22 +3,22 @@
 
 use pgrx::prelude::*;
 use pgrx::{pg_sys, Inet};
-use traffic_core::columns::PG_EPOCH_OFFSET_MICROS;
 use traffic_core::detectors::brute_force;
 use traffic_core::detectors::flood::Rates;
 use traffic_core::detectors::ScanThresholds;
 use traffic_core::features::{compute_windows, window_start};
+use traffic_core::time::{micros, pg_micros_of_unix, unix_micros_of_pg};
 use traffic_core::{Packet, COLUMNS};
 
 use crate::error::invalid_argument;
 use crate::rows::DatumRow;
 
 fn unix_micros(t: TimestampWithTimeZone) -> i64 {
-    t.into_inner() + PG_EPOCH_OFFSET_MICROS
+    unix_micros_of_pg(t.into_inner())
 }
 
 pub fn timestamptz(unix_micros: i64) -> TimestampWithTimeZone {
-    TimestampWithTimeZone::try_from(unix_micros - PG_EPOCH_OFFSET_MICROS)
+    TimestampWithTimeZone::try_from(pg_micros_of_unix(unix_micros))
         .unwrap_or_else(|_| TimestampWithTimeZone::positive_infinity())
 }
 
@@ -91,7 +91,7 @@ fn window_features(
     pgrx::spi::Error,
 > {
     let (seconds, packets) = whole_windows("window_features", window_seconds, from, to)?;
-    let width = i64::from(seconds) * 1_000_000;
+    let width = micros(i64::from(seconds));
     let top_k = usize::try_from(top_k).unwrap_or(0);
     let rows = compute_windows(&packets, seconds, top_k).into_iter().map(move |row| {
         (
@@ -130,14 +130,14 @@ fn whole_windows(
         );
     }
     let first_window = window_start(unix_micros(from), seconds);
-    let width = i64::from(seconds) * 1_000_000;
+    let width = micros(i64::from(seconds));
     let end = window_start(unix_micros(to) - 1, seconds) + width;
     let packets = if end > first_window { packets_between(first_window, end)? } else { Vec::new() };
     Ok((seconds, packets))
 }
 
 /// Packets a rule function reads are held in memory: at most a day of them per call.
-const RULE_SPAN_MAX_MICROS: i64 = 86_400 * 1_000_000;
+const RULE_SPAN_MAX_MICROS: i64 = micros(86_400);
 
 /// [`whole_windows`] for the rule functions, over at most a day.
 fn rule_windows(

@@ -91,7 +91,7 @@ fn main() -> anyhow::Result<()> {
     }
     // A model of every objective the evaluator takes, and its compact form.
     let names: Vec<&str> = traffic_core::features::FEATURES.iter().map(|f| f.name).collect();
-    let json = traffic_core::model::single_split_json(
+    let json = traffic_core::testing::single_split_json(
         &names,
         traffic_core::features::FEATURE_VERSION,
         "syn_without_ack_ratio",

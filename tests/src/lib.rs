@@ -289,14 +289,8 @@ pub fn workspace_binary(package: &str) -> anyhow::Result<PathBuf> {
 
 /// Stores `packets` with one binary COPY (the front's encoder), returning the rows written.
 pub async fn copy_packets(client: &Client, packets: &[traffic_core::Packet]) -> anyhow::Result<u64> {
-    use futures_util::SinkExt;
-    let data = http_front::copy_binary::encode(packets);
     let sink = client.copy_in(&http_front::copy_binary::copy_statement()).await?;
-    futures_util::pin_mut!(sink);
-    for start in (0..data.len()).step_by(1 << 20) {
-        sink.send(data.slice(start..(start + (1 << 20)).min(data.len()))).await?;
-    }
-    Ok(sink.finish().await?)
+    Ok(http_front::copy_binary::send(sink, &http_front::copy_binary::encode(packets)).await?)
 }
 
 /// Waits for a spawned process (e.g. a sensor replay) to exit, at most `timeout`.

@@ -121,7 +121,7 @@ fn expected(route: &http_front::routes::Route, credentials: Credentials) -> Stat
 #[tokio::test]
 async fn every_route_answers_each_kind_of_credentials_as_its_access_says() {
     let db = TestDb::create("ta_e2e_access").await.expect("db");
-    let model = traffic_core::model::single_split_json(
+    let model = traffic_core::testing::single_split_json(
         &traffic_core::features::FEATURES.iter().map(|f| f.name).collect::<Vec<_>>(),
         traffic_core::features::FEATURE_VERSION,
         "syn_without_ack_ratio",

@@ -6,7 +6,7 @@ use e2e::{Front, TestDb};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use traffic_core::features::{FEATURES, FEATURE_VERSION};
-use traffic_core::model::single_split_json;
+use traffic_core::testing::single_split_json;
 
 fn names() -> Vec<&'static str> {
     FEATURES.iter().map(|f| f.name).collect()

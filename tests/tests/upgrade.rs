@@ -98,3 +98,26 @@ async fn upgrading_the_feature_list_deactivates_a_model_of_the_old_one() {
     assert_eq!(db.count("SELECT count(*) FROM models WHERE name = 'old' AND NOT active").await, 1);
     assert_eq!(db.count("SELECT count(*) FROM models WHERE active").await, 0);
 }
+
+/// Every upgrade script refuses to run in psql (`\i`), as pgvector's and paradedb's do: its
+/// first statement is the `\echo ... \quit` guard, which `ALTER EXTENSION ... UPDATE` drops.
+#[test]
+fn upgrade_scripts_refuse_to_run_outside_alter_extension() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../sql");
+    let mut scripts = 0;
+    for entry in std::fs::read_dir(dir).expect("sql/") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let Some(versions) = name.strip_prefix("traffic_analyzer--").and_then(|n| n.strip_suffix(".sql")) else {
+            continue;
+        };
+        let Some((_, to)) = versions.split_once("--") else { continue };
+        let text = std::fs::read_to_string(&path).expect("script");
+        let guard =
+            format!("\\echo Use \"ALTER EXTENSION traffic_analyzer UPDATE TO '{to}'\" to load this file. \\quit");
+        let first_statement = text.lines().find(|l| !l.starts_with("--") && !l.trim().is_empty());
+        assert_eq!(first_statement, Some(guard.as_str()), "{name}");
+        scripts += 1;
+    }
+    assert_eq!(scripts, PREVIOUS.len(), "an upgrade script per earlier release");
+}

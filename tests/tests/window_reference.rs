@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use e2e::TestDb;
-use futures_util::SinkExt;
 use sensor::parse::{parse_frame, ParseStats};
 use sensor::source::FileReplay;
 use traffic_core::features::FEATURES;
@@ -143,10 +142,8 @@ async fn every_feature_equals_the_sql_reference_on_real_captures() {
         packets.push(parse_frame(s.link, &s.frame.data, s.frame.wire_len, s.frame.timestamp, s.interface, &mut stats))
     });
     assert!(replay.errors.is_empty());
-    let sink = db.admin.copy_in(&http_front::copy_binary::copy_statement()).await.expect("copy");
-    futures_util::pin_mut!(sink);
-    sink.send(http_front::copy_binary::encode(&packets)).await.expect("send");
-    assert_eq!(sink.finish().await.expect("copy done") as usize, packets.len());
+    let written = e2e::copy_packets(&db.admin, &packets).await.expect("copy");
+    assert_eq!(written as usize, packets.len());
 
     let ours: Vec<(i64, Vec<f64>)> = db
         .admin

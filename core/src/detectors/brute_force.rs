@@ -15,7 +15,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::flag;
 use crate::features::split_windows;
-use crate::packet::Packet;
+use crate::packet::{Packet, Protocol};
 
 /// The alert class this detector raises.
 pub const BRUTE_FORCE: &str = "Brute_Force";
@@ -113,8 +113,8 @@ fn window_findings(window: &[Packet], at: (u32, i64), thresholds: Thresholds, ou
     let mut accepted: FxHashSet<(Guessing, u16)> = FxHashSet::default();
     for p in window {
         let (Some(server), Some(client)) = (p.src_ip, p.dst_ip) else { continue };
-        let service = match p.protocol.as_deref() {
-            Some("TCP") if flag(p.tcp_syn) && flag(p.tcp_ack) => {
+        let service = match p.transport() {
+            Some(Protocol::Tcp) if flag(p.tcp_syn) && flag(p.tcp_ack) => {
                 let (Some(port), Some(client_port)) = (p.src_port, p.dst_port) else { continue };
                 let service = Service::Login(port);
                 if !LOGIN_PORTS.contains(&port) || thresholds.of(service) == 0 {

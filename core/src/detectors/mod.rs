@@ -14,7 +14,7 @@ pub use slow_dos::slow_dos_findings;
 
 use std::net::IpAddr;
 
-use crate::packet::Packet;
+use crate::packet::{Packet, Protocol};
 
 /// The `raw_packets` columns the rules read; readers may leave the others out (a test checks
 /// that the findings do not change when they are absent).
@@ -74,9 +74,9 @@ fn unicast(ip: IpAddr) -> bool {
 /// Whether a packet is an ICMP query: echo, timestamp, information or address mask request
 /// (ICMPv6: echo request).
 fn icmp_query(p: &Packet) -> bool {
-    match p.protocol.as_deref() {
-        Some("ICMP") => matches!(p.icmp_type, Some(8 | 13 | 15 | 17)),
-        Some("ICMPv6") => p.icmp_type == Some(128),
+    match p.transport() {
+        Some(Protocol::Icmp) => matches!(p.icmp_type, Some(8 | 13 | 15 | 17)),
+        Some(Protocol::Icmpv6) => p.icmp_type == Some(128),
         _ => false,
     }
 }
@@ -84,12 +84,12 @@ fn icmp_query(p: &Packet) -> bool {
 /// Whether a packet answers the host it goes to: a TCP segment other than a RST, a UDP datagram,
 /// an ICMP reply. A RST and an ICMP error are refusals, not answers.
 fn answers(p: &Packet) -> bool {
-    match p.protocol.as_deref() {
-        Some("TCP") => !flag(p.tcp_rst),
-        Some("UDP") => true,
-        Some("ICMP") => matches!(p.icmp_type, Some(0 | 14 | 16 | 18)),
-        Some("ICMPv6") => p.icmp_type == Some(129),
-        _ => false,
+    match p.transport() {
+        Some(Protocol::Tcp) => !flag(p.tcp_rst),
+        Some(Protocol::Udp) => true,
+        Some(Protocol::Icmp) => matches!(p.icmp_type, Some(0 | 14 | 16 | 18)),
+        Some(Protocol::Icmpv6) => p.icmp_type == Some(129),
+        None => false,
     }
 }
 

@@ -17,7 +17,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::{answers, flag, icmp_query, unicast};
 use crate::features::split_windows;
-use crate::packet::Packet;
+use crate::packet::{Packet, Protocol};
 
 /// The alert classes this detector raises.
 pub const PORT_SCAN: &str = "Port_Scan";
@@ -203,17 +203,17 @@ fn probe_of(p: &Packet) -> Option<Probe> {
     if src == dst || !unicast(dst) || src.is_unspecified() {
         return None;
     }
-    let service = match p.protocol.as_deref()? {
-        "TCP" => {
+    let service = match p.transport()? {
+        Protocol::Tcp => {
             let reply = flag(p.tcp_rst) || (flag(p.tcp_syn) && flag(p.tcp_ack));
             if reply {
                 return None;
             }
             Service::Tcp(p.dst_port?)
         }
-        "UDP" => Service::Udp(p.dst_port?),
-        "ICMP" | "ICMPv6" if icmp_query(p) => Service::Icmp,
-        _ => return None,
+        Protocol::Udp => Service::Udp(p.dst_port?),
+        Protocol::Icmp | Protocol::Icmpv6 if icmp_query(p) => Service::Icmp,
+        Protocol::Icmp | Protocol::Icmpv6 => return None,
     };
     Some((src, dst, service))
 }
@@ -223,10 +223,10 @@ fn answer_of(p: &Packet) -> Option<Probe> {
     if !answers(p) {
         return None;
     }
-    let service = match p.protocol.as_deref()? {
-        "TCP" => Service::Tcp(p.src_port?),
-        "UDP" => Service::Udp(p.src_port?),
-        _ => Service::Icmp,
+    let service = match p.transport()? {
+        Protocol::Tcp => Service::Tcp(p.src_port?),
+        Protocol::Udp => Service::Udp(p.src_port?),
+        Protocol::Icmp | Protocol::Icmpv6 => Service::Icmp,
     };
     Some((p.src_ip?, p.dst_ip?, service))
 }

@@ -20,7 +20,7 @@ use rustc_hash::FxHashMap;
 
 use super::flag;
 use crate::features::split_windows;
-use crate::packet::Packet;
+use crate::packet::{Packet, Protocol};
 
 /// The alert class this detector raises.
 pub const SLOW_DOS: &str = "Slow_DoS";
@@ -104,7 +104,7 @@ fn window_findings(window: &[Packet], at: (u32, i64), threshold: u32, out: &mut 
     // Each connection once, its ends in address order, with what each end sent.
     let mut connections: FxHashMap<(End, End), [Sent; 2]> = FxHashMap::default();
     for p in window {
-        if p.protocol.as_deref() != Some("TCP") {
+        if p.transport() != Some(Protocol::Tcp) {
             continue;
         }
         let (Some(src), Some(dst), Some(sport), Some(dport)) = (p.src_ip, p.dst_ip, p.src_port, p.dst_port) else {

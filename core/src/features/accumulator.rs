@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use super::list::{FEATURES, FEATURE_VERSION};
-use crate::packet::Packet;
+use crate::packet::{Packet, Protocol};
 
 #[derive(Debug, Default, Clone)]
 pub struct WindowAccumulator {
@@ -68,7 +68,7 @@ pub struct WindowAccumulator {
 
 /// What one source aims at: (source, destination, IP protocol number, destination port; 0 for
 /// ICMP queries).
-type Target = (IpAddr, IpAddr, u8, u16);
+type Target = (IpAddr, IpAddr, Protocol, u16);
 
 /// What one source sent to one target.
 #[derive(Debug, Default, Clone, Copy)]
@@ -160,16 +160,16 @@ impl WindowAccumulator {
         self.first_micros.get_or_insert(micros);
         self.last_micros = Some(micros);
 
-        match p.protocol.as_deref() {
-            Some("TCP") => self.add_tcp(p),
-            Some("UDP") => {
+        match p.transport() {
+            Some(Protocol::Tcp) => self.add_tcp(p),
+            Some(Protocol::Udp) => {
                 self.udp += 1;
                 if let Some(port) = p.dst_port {
                     self.udp_dst_ports.insert(port);
                 }
             }
-            Some("ICMP") | Some("ICMPv6") => self.add_icmp(p),
-            _ => {}
+            Some(Protocol::Icmp | Protocol::Icmpv6) => self.add_icmp(p),
+            None => {}
         }
 
         if let Some(src) = p.src_ip {
@@ -201,19 +201,20 @@ impl WindowAccumulator {
     fn add_target(&mut self, p: &Packet) {
         let (Some(src), Some(dst)) = (p.src_ip, p.dst_ip) else { return };
         let flag = |f: Option<bool>| f.unwrap_or(false);
-        if p.protocol.as_deref() == Some("TCP") && (flag(p.tcp_rst) || (flag(p.tcp_syn) && flag(p.tcp_ack))) {
+        let Some(protocol) = p.transport() else { return };
+        if protocol == Protocol::Tcp && (flag(p.tcp_rst) || (flag(p.tcp_syn) && flag(p.tcp_ack))) {
             return;
         }
-        let (protocol, port, used) = match (p.protocol.as_deref(), p.dst_port) {
-            (Some("TCP"), Some(port)) => (6, port, p.payload_length.unwrap_or(0) > 0),
-            (Some("UDP"), Some(port)) => (17, port, p.payload_length.unwrap_or(0) > 0),
-            (Some("ICMP"), _) if is_icmp_query(false, p.icmp_type) => (1, 0, false),
-            (Some("ICMPv6"), _) if is_icmp_query(true, p.icmp_type) => (58, 0, false),
+        let (port, used) = match (protocol, p.dst_port) {
+            (Protocol::Tcp | Protocol::Udp, Some(port)) => (port, p.payload_length.unwrap_or(0) > 0),
+            (Protocol::Icmp | Protocol::Icmpv6, _) if is_icmp_query(protocol == Protocol::Icmpv6, p.icmp_type) => {
+                (0, false)
+            }
             _ => return,
         };
         let target = self.targets.entry((src, dst, protocol, port)).or_default();
         target.used |= used;
-        target.syns += u64::from(protocol == 6 && flag(p.tcp_syn) && !flag(p.tcp_ack));
+        target.syns += u64::from(protocol == Protocol::Tcp && flag(p.tcp_syn) && !flag(p.tcp_ack));
     }
 
     fn add_tcp(&mut self, p: &Packet) {
@@ -241,7 +242,7 @@ impl WindowAccumulator {
 
     fn add_icmp(&mut self, p: &Packet) {
         self.icmp += 1;
-        let v6 = p.protocol.as_deref() == Some("ICMPv6");
+        let v6 = p.transport() == Some(Protocol::Icmpv6);
         match (v6, p.icmp_type) {
             (false, Some(8)) | (true, Some(128)) => self.icmp_echo_request += 1,
             (false, Some(0)) | (true, Some(129)) => self.icmp_echo_reply += 1,
@@ -370,7 +371,7 @@ impl WindowAccumulator {
         out.push("iat_mean", iat_mean);
         out.push("iat_std", iat_var.sqrt());
         out.push("ttl_mean", ratio(self.ttl_sum, self.ttl_count));
-        let aimed: HashSet<(IpAddr, u8, u16)> =
+        let aimed: HashSet<(IpAddr, Protocol, u16)> =
             self.targets.keys().map(|(_, d, proto, port)| (*d, *proto, *port)).collect();
         let probed = || self.targets.iter().filter(|(_, u)| !u.used);
         out.push("distinct_targets", aimed.len() as f64);

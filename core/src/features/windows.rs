@@ -54,7 +54,7 @@ pub struct WindowRow {
 
 /// Start of the window holding `micros`, for windows of `seconds` aligned to the epoch.
 pub fn window_start(micros: i64, seconds: u32) -> i64 {
-    let width = i64::from(seconds.max(1)) * 1_000_000;
+    let width = crate::time::micros(i64::from(seconds.max(1)));
     micros.div_euclid(width) * width
 }
 

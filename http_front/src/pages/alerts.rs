@@ -5,18 +5,17 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::packets::{packet_row, PacketRow, PACKET_COLUMNS};
-use super::{filled, page_link, percent, render, PAGE_SIZE, TIME_FORMAT};
-use crate::alerts::AlertFilters;
+use super::{filled, page_link, percent, render, time_text};
+use crate::api::alerts::{AlertFilters, AlertParams};
 use crate::error::ApiError;
-use crate::filters::{check_severity, parse_ip};
+use crate::extract::ApiQuery;
+use crate::paging::HTML_PAGE;
 use crate::state::AppState;
 use crate::where_clause;
 use crate::where_clause::Where;
@@ -60,56 +59,44 @@ struct AlertsPage {
     next_page: Option<String>,
 }
 
-static ALERT_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    format!(
-        "id, alert_type, severity, coalesce(host(source_ip), ''), coalesce(host(destination_ip), ''),
-         confidence, to_char(first_seen AT TIME ZONE 'UTC', '{TIME_FORMAT}'),
-         to_char(last_seen AT TIME ZONE 'UTC', '{TIME_FORMAT}'), window_count, description, detector,
-         (SELECT coalesce(string_agg(host(a), ', ' ORDER BY a), '') FROM unnest(attackers) AS a) AS attacker_list"
-    )
-});
+/// An alert as the pages show it.
+const ALERT_COLUMNS: &str = include_str!("../../sql/alert_display_columns.sql");
 
 fn alert_row(row: &tokio_postgres::Row) -> AlertRow {
     AlertRow {
-        id: row.get(0),
-        alert_type: row.get(1),
-        severity: row.get(2),
-        source: row.get(3),
-        destination: row.get(4),
-        confidence: percent(row.get(5)),
-        first_seen: row.get(6),
-        last_seen: row.get(7),
-        window_count: row.get(8),
-        description: row.get(9),
-        detector: row.get(10),
-        attackers: row.get(11),
+        id: row.get("id"),
+        alert_type: row.get("alert_type"),
+        severity: row.get("severity"),
+        source: row.get("source"),
+        destination: row.get("destination"),
+        confidence: percent(row.get("confidence")),
+        first_seen: time_text(row.get("first_seen")),
+        last_seen: time_text(row.get("last_seen")),
+        window_count: row.get("window_count"),
+        description: row.get("description"),
+        detector: row.get("detector"),
+        attackers: row.get("attacker_list"),
     }
 }
 
 /// `GET /alerts`: alerts newest first, filtered by type, severity and address, 50 a page.
 pub async fn alerts_page(
     State(state): State<Arc<AppState>>,
-    query: Result<Query<AlertsPageQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<AlertsPageQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = query.map_err(|e| ApiError::unprocessable(e.body_text(), vec![json!("query")]))?;
     let (alert_type, severity, ip) = (filled(q.alert_type), filled(q.severity), filled(q.ip));
-    crate::filters::check_text("type", alert_type.as_deref())?;
-    check_severity(severity.as_deref())?;
-    let address = parse_ip(ip.as_deref())?;
-    let filters = AlertFilters {
-        alert_type: alert_type.clone(),
-        severity: severity.clone(),
-        ip: address,
-        from: None,
-        to: None,
+    let filters = AlertFilters::parse(AlertParams {
+        alert_type: alert_type.as_deref(),
+        severity: severity.as_deref(),
+        ip: ip.as_deref(),
         before_id: q.before_id,
-        limit: PAGE_SIZE,
-    };
-    let (sql, params) = filters.sql(&ALERT_COLUMNS);
+        ..AlertParams::default()
+    })?;
+    let (sql, params) = filters.sql(ALERT_COLUMNS, HTML_PAGE);
     let client = state.pool.get().await?;
     let rows = where_clause::rows(&client, &sql, &params).await?;
     let alerts: Vec<AlertRow> = rows.iter().map(alert_row).collect();
-    let next_page = (alerts.len() as i64 == PAGE_SIZE).then(|| alerts.last()).flatten().map(|last| {
+    let next_page = (alerts.len() as i64 == HTML_PAGE).then(|| alerts.last()).flatten().map(|last| {
         page_link(
             "/alerts",
             ("before_id", last.id.to_string()),
@@ -146,16 +133,7 @@ struct AlertPage {
     packets: Vec<PacketRow>,
 }
 
-const ALERT_WINDOWS_SQL: &str = "
-SELECT w.window_seconds, to_char(w.window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), w.scope,
-       coalesce(host(w.host), ''), coalesce(f.total_packets, 0), coalesce(f.predicted_label, ''),
-       coalesce(f.confidence, 0)
-FROM alert_windows w
-LEFT JOIN aggregated_features f ON f.window_seconds = w.window_seconds AND f.window_start = w.window_start
-     AND f.scope = w.scope AND f.host IS NOT DISTINCT FROM w.host
-WHERE w.alert_id = $1
-ORDER BY w.window_start, w.window_seconds, w.scope
-LIMIT 200";
+const ALERT_WINDOWS_SQL: &str = include_str!("../../sql/alert_windows.sql");
 
 /// Up to 20 packets from the alert's source to its destination (either may be unknown) while it
 /// lasted, oldest first.
@@ -179,10 +157,8 @@ fn sample_packets_sql(alert: &AlertRow, first_seen: DateTime<Utc>, last_seen: Da
 pub async fn alert_page(State(state): State<Arc<AppState>>, Path(id): Path<i64>) -> Result<Response, ApiError> {
     let client = state.pool.get().await?;
     let sql = format!(
-        "SELECT {}, coalesce(explanation, '[]'::jsonb)::text AS explanation_json, first_seen AS first_seen_at,
-                last_seen AS last_seen_at
-         FROM detected_alerts WHERE id = $1",
-        *ALERT_COLUMNS
+        "SELECT {ALERT_COLUMNS}, coalesce(explanation, '[]'::jsonb)::text AS explanation_json
+         FROM detected_alerts WHERE id = $1"
     );
     let Some(row) = client.query_opt(&sql, &[&id]).await? else {
         return Ok((StatusCode::NOT_FOUND, Html(format!("<h1>No alert {id}</h1>"))).into_response());
@@ -194,16 +170,16 @@ pub async fn alert_page(State(state): State<Arc<AppState>>, Path(id): Path<i64>)
         .await?
         .iter()
         .map(|r| WindowLine {
-            window_seconds: r.get(0),
-            window_start: r.get(1),
-            scope: r.get(2),
-            host: r.get(3),
-            packets: r.get(4),
-            label: r.get(5),
-            confidence: percent(r.get(6)),
+            window_seconds: r.get("window_seconds"),
+            window_start: time_text(r.get("window_start")),
+            scope: r.get("scope"),
+            host: r.get("host"),
+            packets: r.get("packets"),
+            label: r.get("label"),
+            confidence: percent(r.get("confidence")),
         })
         .collect();
-    let (sql, params) = sample_packets_sql(&alert, row.get("first_seen_at"), row.get("last_seen_at"));
+    let (sql, params) = sample_packets_sql(&alert, row.get("first_seen"), row.get("last_seen"));
     let packets = where_clause::rows(&client, &sql, &params).await?.iter().map(packet_row).collect();
     render(&AlertPage { alert, explanation_json, windows, packets })
 }

@@ -10,17 +10,39 @@ use askama::Template;
 use axum::extract::Path;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use chrono::{DateTime, Utc};
 
+use crate::auth::Access::{Public, ReadPage};
 use crate::error::ApiError;
+use crate::routes::Routes;
+
+pub fn routes() -> Routes {
+    Routes::new()
+        .page(Public, "GET", "/assets/{name}", asset)
+        .page(ReadPage, "GET", "/", overview)
+        .page(ReadPage, "GET", "/alltraffic_page", all_traffic_page)
+        .page(ReadPage, "GET", "/alerts", alerts_page)
+        .page(ReadPage, "GET", "/alerts/{id}", alert_page)
+        .page(ReadPage, "GET", "/packets", packets_page)
+}
 
 pub use alerts::{alert_page, alerts_page};
 pub use overview::overview;
 pub use packets::packets_page;
 pub use traffic::all_traffic_page;
 
-const PAGE_SIZE: i64 = 50;
-/// How timestamps read on the pages (UTC).
-const TIME_FORMAT: &str = "YYYY-MM-DD HH24:MI:SS";
+/// How times read on the pages: UTC, to the second.
+const TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
+/// A time as the pages show it.
+pub(crate) fn time_text(at: DateTime<Utc>) -> String {
+    at.format(TIME_FORMAT).to_string()
+}
+
+/// A packet's capture time as the pages show it: to the microsecond.
+fn time_text_micros(at: DateTime<Utc>) -> String {
+    format!("{}{}", at.format(TIME_FORMAT), at.format("%.6f"))
+}
 
 pub fn render(template: &impl Template) -> Result<Response, ApiError> {
     let html = template.render().map_err(|e| ApiError::Internal(format!("rendering a page: {e}")))?;

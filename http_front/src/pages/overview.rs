@@ -8,7 +8,7 @@ use axum::response::Response;
 use traffic_core::features::Scope;
 use traffic_core::jobs::WINDOW_SECONDS;
 
-use super::{percent, render};
+use super::{percent, render, time_text};
 use crate::error::ApiError;
 use crate::filters::DEFAULT_WINDOW_SECONDS;
 use crate::state::AppState;
@@ -56,7 +56,7 @@ pub async fn overview(State(state): State<Arc<AppState>>) -> Result<Response, Ap
         .await?
         .iter()
         .map(|r| Last10Line {
-            window_start: r.get("window_start"),
+            window_start: time_text(r.get("window_start")),
             packets: r.get("packets"),
             bytes: r.get("bytes"),
             rate: format!("{:.1}", r.get::<_, f64>("rate")),

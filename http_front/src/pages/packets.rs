@@ -4,43 +4,30 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::json;
 
-use super::{filled, page_link, render, PAGE_SIZE};
+use super::{filled, page_link, render, time_text_micros};
 use crate::error::ApiError;
-use crate::filters::{invalid, parse_ip, parse_time, Cursor};
-use crate::packet_search::PacketFilters;
+use crate::extract::ApiQuery;
+use crate::filters::whole_number;
+use crate::packet_search::{PacketFilters, PacketParams};
+use crate::paging::{cursor_after, HTML_PAGE};
 use crate::state::AppState;
 
-/// A packet as the pages show it: time, source and destination (address:port), protocol,
-/// length, TCP flags, and what the application layer said (DNS name, HTTP request or status, ICMP
-/// type); then ts and id (for the next page's cursor).
-pub(super) const PACKET_COLUMNS: &str = "
-to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'),
-coalesce(host(src_ip), '') || coalesce(':' || src_port, ''),
-coalesce(host(dst_ip), '') || coalesce(':' || dst_port, ''),
-coalesce(protocol, ''), length,
-concat_ws(',', CASE WHEN tcp_syn THEN 'SYN' END, CASE WHEN tcp_ack THEN 'ACK' END,
-          CASE WHEN tcp_fin THEN 'FIN' END, CASE WHEN tcp_rst THEN 'RST' END, CASE WHEN tcp_psh THEN 'PSH' END),
-concat_ws(' ', CASE WHEN dns_query IS NOT NULL THEN 'DNS ' || dns_query END,
-          CASE WHEN http_method IS NOT NULL THEN http_method || ' ' || coalesce(http_host, '') || coalesce(http_path, '') END,
-          CASE WHEN http_status IS NOT NULL THEN 'HTTP ' || http_status END,
-          CASE WHEN icmp_type IS NOT NULL THEN 'ICMP type ' || icmp_type END),
-ts, id";
+/// A packet as the pages show it (then its cursor).
+pub(super) const PACKET_COLUMNS: &str = include_str!("../../sql/packet_display_columns.sql");
 
 pub(super) fn packet_row(r: &tokio_postgres::Row) -> PacketRow {
     PacketRow {
-        ts: r.get(0),
-        source: r.get(1),
-        destination: r.get(2),
-        protocol: r.get(3),
-        length: r.get(4),
-        flags: r.get(5),
-        info: r.get(6),
+        ts: time_text_micros(r.get("ts")),
+        source: r.get("source"),
+        destination: r.get("destination"),
+        protocol: r.get("protocol"),
+        length: r.get("length"),
+        flags: r.get("flags"),
+        info: r.get("info"),
     }
 }
 
@@ -81,50 +68,35 @@ struct PacketsPage {
 /// side), protocol and time, 50 a page by keyset cursor.
 pub async fn packets_page(
     State(state): State<Arc<AppState>>,
-    query: Result<Query<PacketsPageQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<PacketsPageQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = query.map_err(|e| ApiError::unprocessable(e.body_text(), vec![json!("query")]))?;
-    let (ip, port_text, protocol) = (filled(q.ip), filled(q.port), filled(q.protocol));
-    let (from_text, to_text) = (filled(q.from), filled(q.to));
-    crate::filters::check_text("protocol", protocol.as_deref())?;
-    let address = parse_ip(ip.as_deref())?;
-    let port = match &port_text {
-        Some(p) => Some(
-            p.parse::<i32>()
-                .ok()
-                .filter(|p| (0..=65_535).contains(p))
-                .ok_or_else(|| invalid("port", format!("port must be from 0 to 65535, got {p:?}")))?,
-        ),
-        None => None,
-    };
-    let from = from_text.as_deref().map(|t| parse_time("from", t)).transpose()?;
-    let to = to_text.as_deref().map(|t| parse_time("to", t)).transpose()?;
-    let filters = PacketFilters {
-        ip: address,
-        port,
-        protocol: protocol.clone(),
-        from,
-        to,
-        after: crate::filters::cursor_param(filled(q.cursor).as_deref())?,
-    };
+    let (ip, port, protocol) = (filled(q.ip), filled(q.port), filled(q.protocol));
+    let (from, to, cursor) = (filled(q.from), filled(q.to), filled(q.cursor));
+    let filters = PacketFilters::parse(PacketParams {
+        ip: ip.as_deref(),
+        port: whole_number("port", port.as_deref())?,
+        protocol: protocol.as_deref(),
+        from: from.as_deref(),
+        to: to.as_deref(),
+        cursor: cursor.as_deref(),
+    })?;
     let mut client = state.pool.get().await?;
-    let found = filters.search(&mut client, PACKET_COLUMNS, PAGE_SIZE).await?;
+    let found = filters.search(&mut client, PACKET_COLUMNS, HTML_PAGE).await?;
     let packets: Vec<PacketRow> = found.iter().map(packet_row).collect();
-    let next_page = (found.len() as i64 == PAGE_SIZE).then(|| found.last()).flatten().map(|last| {
-        let cursor = Cursor { at: last.get(7), id: last.get(8) }.encode();
+    let next_page = (found.len() as i64 == HTML_PAGE).then(|| found.last()).flatten().map(|last| {
         page_link(
             "/packets",
-            ("cursor", cursor),
-            &[("ip", &ip), ("port", &port_text), ("protocol", &protocol), ("from", &from_text), ("to", &to_text)],
+            ("cursor", cursor_after(last).encode()),
+            &[("ip", &ip), ("port", &port), ("protocol", &protocol), ("from", &from), ("to", &to)],
         )
     });
     render(&PacketsPage {
         packets,
         filter_ip: ip.unwrap_or_default(),
-        filter_port: port_text.unwrap_or_default(),
+        filter_port: port.unwrap_or_default(),
         filter_protocol: protocol.unwrap_or_default(),
-        filter_from: from_text.unwrap_or_default(),
-        filter_to: to_text.unwrap_or_default(),
+        filter_from: from.unwrap_or_default(),
+        filter_to: to.unwrap_or_default(),
         next_page,
     })
 }

@@ -3,17 +3,17 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
-use serde_json::json;
 
-use super::{filled, page_link, percent, render, PAGE_SIZE};
+use super::{filled, page_link, percent, render, time_text};
+use crate::api::windows::{WindowFilters, WindowParams};
 use crate::error::ApiError;
-use crate::filters::{check_scope, invalid, parse_ip, Cursor};
+use crate::extract::ApiQuery;
+use crate::filters::whole_number;
+use crate::paging::{cursor_after, HTML_PAGE};
 use crate::state::AppState;
-use crate::traffic::WindowPage;
 use crate::where_clause;
 use traffic_core::features::SCOPE_NAMES;
 use traffic_core::jobs::WINDOW_SECONDS;
@@ -52,60 +52,44 @@ struct AllTrafficPage {
     next_page: Option<String>,
 }
 
-const TRAFFIC_PAGE_COLUMNS: &str =
-    "to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), window_seconds, scope,
-     coalesce(host(host), ''), total_packets, total_bytes, coalesce(packets_per_sec, 0),
-     coalesce(predicted_label, ''), confidence";
+const TRAFFIC_PAGE_COLUMNS: &str = include_str!("../../sql/window_display_columns.sql");
 
 /// `GET /alltraffic_page`: every window row, newest first, filtered, 50 a page (keyset paging:
 /// the whole table is never loaded).
 pub async fn all_traffic_page(
     State(state): State<Arc<AppState>>,
-    query: Result<Query<AllTrafficPageQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<AllTrafficPageQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = query.map_err(|e| ApiError::unprocessable(e.body_text(), vec![json!("query")]))?;
-    let seconds =
-        match filled(q.window_seconds) {
-            Some(s) => Some(s.parse::<i32>().ok().filter(|s| (1..=86_400).contains(s)).ok_or_else(|| {
-                invalid("window_seconds", format!("window_seconds must be from 1 to 86400, got {s:?}"))
-            })?),
-            None => None,
-        };
-    let (scope, label, ip) = (filled(q.scope), filled(q.label), filled(q.ip));
-    crate::filters::check_text("label", label.as_deref())?;
-    check_scope(scope.as_deref())?;
-    let address = parse_ip(ip.as_deref())?;
-    let page = WindowPage {
-        seconds,
-        scope: scope.clone(),
-        label: label.clone(),
-        ip: address,
-        after: crate::filters::cursor_param(filled(q.cursor).as_deref())?,
-        limit: PAGE_SIZE,
-    };
-    let (sql, params) = page.sql(TRAFFIC_PAGE_COLUMNS);
+    let (seconds, scope, label) = (filled(q.window_seconds), filled(q.scope), filled(q.label));
+    let (ip, cursor) = (filled(q.ip), filled(q.cursor));
+    let filters = WindowFilters::parse(WindowParams {
+        seconds: whole_number("window_seconds", seconds.as_deref())?,
+        scope: scope.as_deref(),
+        label: label.as_deref(),
+        ip: ip.as_deref(),
+        cursor: cursor.as_deref(),
+    })?;
+    let (sql, params) = filters.sql(TRAFFIC_PAGE_COLUMNS, HTML_PAGE);
     let client = state.pool.get().await?;
     let found = where_clause::rows(&client, &sql, &params).await?;
     let rows: Vec<TrafficLine> = found
         .iter()
         .map(|r| TrafficLine {
-            window_start: r.get(0),
-            window_seconds: r.get(1),
-            scope: r.get(2),
-            host: r.get(3),
-            packets: r.get(4),
-            bytes: r.get(5),
-            rate: format!("{:.1}", r.get::<_, f64>(6)),
-            label: r.get(7),
-            confidence: r.get::<_, Option<f64>>(8).map(percent).unwrap_or_default(),
+            window_start: time_text(r.get("window_start")),
+            window_seconds: r.get("window_seconds"),
+            scope: r.get("scope"),
+            host: r.get("host"),
+            packets: r.get("total_packets"),
+            bytes: r.get("total_bytes"),
+            rate: format!("{:.1}", r.get::<_, f64>("packets_per_sec")),
+            label: r.get("label"),
+            confidence: r.get::<_, Option<f64>>("confidence").map(percent).unwrap_or_default(),
         })
         .collect();
-    let next_page = (found.len() as i64 == PAGE_SIZE).then(|| found.last()).flatten().map(|last| {
-        let cursor = Cursor { at: last.get(9), id: last.get(10) }.encode();
-        let seconds = seconds.map(|s| s.to_string());
+    let next_page = (found.len() as i64 == HTML_PAGE).then(|| found.last()).flatten().map(|last| {
         page_link(
             "/alltraffic_page",
-            ("cursor", cursor),
+            ("cursor", cursor_after(last).encode()),
             &[("window_seconds", &seconds), ("scope", &scope), ("label", &label), ("ip", &ip)],
         )
     });
@@ -113,7 +97,7 @@ pub async fn all_traffic_page(
         rows,
         sizes: WINDOW_SECONDS.map(|s| s as i32),
         scopes: SCOPE_NAMES,
-        filter_seconds: seconds,
+        filter_seconds: filters.seconds,
         filter_scope: scope.unwrap_or_default(),
         filter_label: label.unwrap_or_default(),
         filter_ip: ip.unwrap_or_default(),

@@ -354,7 +354,7 @@ mod tests {
 
     #[test]
     fn alerts_are_counted_once_per_capture_class_and_host() {
-        let json = traffic_core::model::single_split_json(
+        let json = traffic_core::testing::single_split_json(
             &FEATURES.iter().map(|f| f.name).collect::<Vec<_>>(),
             FEATURE_VERSION,
             "syn_without_ack_ratio",

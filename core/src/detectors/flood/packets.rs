@@ -21,7 +21,7 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use super::Finding;
 use crate::detectors::{answers, flag, icmp_query, unicast};
 use crate::features::split_windows;
-use crate::packet::Packet;
+use crate::packet::{Packet, Protocol};
 
 /// Conversations (pairs of hosts), and ports of unanswered ones, tracked per window; beyond it
 /// new ones are not counted (a random-source flood makes every packet a new conversation).
@@ -248,14 +248,14 @@ fn bits(ip: IpAddr) -> u128 {
 /// The kind of flood a packet would be part of (UDP and TCP count only where its destination
 /// never answers its source: decided per conversation at the window's end).
 fn kind_of(p: &Packet) -> Option<Kind> {
-    match p.protocol.as_deref()? {
-        "UDP" if p.dns_response == Some(false) => Some(Kind::Dns),
-        "UDP" => Some(Kind::Udp),
+    match p.transport()? {
+        Protocol::Udp if p.dns_response == Some(false) => Some(Kind::Dns),
+        Protocol::Udp => Some(Kind::Udp),
         // A connection attempt (SYN without ACK) is the SYN flood rule's.
-        "TCP" if flag(p.tcp_syn) && !flag(p.tcp_ack) => None,
-        "TCP" => Some(Kind::Tcp),
-        "ICMP" | "ICMPv6" if icmp_query(p) => Some(Kind::Icmp),
-        _ => None,
+        Protocol::Tcp if flag(p.tcp_syn) && !flag(p.tcp_ack) => None,
+        Protocol::Tcp => Some(Kind::Tcp),
+        Protocol::Icmp | Protocol::Icmpv6 if icmp_query(p) => Some(Kind::Icmp),
+        Protocol::Icmp | Protocol::Icmpv6 => None,
     }
 }
 

@@ -11,7 +11,7 @@ use rustc_hash::FxHashMap;
 use super::Finding;
 use crate::detectors::flag;
 use crate::features::split_windows;
-use crate::packet::Packet;
+use crate::packet::{Packet, Protocol};
 
 /// The alert class this detector raises.
 pub const SYN_FLOOD: &str = "SYN_Flood";
@@ -44,7 +44,7 @@ fn window_findings(window: &[Packet], seconds: u32, start: i64, threshold: u32, 
     // Each connection a client opened in the window: completed or not.
     let mut opened: FxHashMap<Connection, bool> = FxHashMap::default();
     for p in window {
-        if p.protocol.as_deref() != Some("TCP") {
+        if p.transport() != Some(Protocol::Tcp) {
             continue;
         }
         let (Some(src), Some(dst), Some(sport), Some(dport)) = (p.src_ip, p.dst_ip, p.src_port, p.dst_port) else {

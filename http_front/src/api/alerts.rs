@@ -1,22 +1,28 @@
-//! `GET /api/alerts`: alerts the extension raised, newest first, with filters and keyset paging.
+//! Alerts: `GET /api/alerts` (alerts the extension raised, newest first, filtered, with keyset
+//! paging) and `GET /api/alert_timeline` (how many started per time bucket and severity).
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::json;
+use utoipa_axum::routes;
 
+use crate::auth::Access;
 use crate::error::ApiError;
+use crate::extract::ApiQuery;
 use crate::filters::{check_severity, check_text, invalid, parse_ip, parse_time};
+use crate::openapi::{Alert, ErrorBody, TimelineBucket};
+use crate::paging::{json_array_response, PAGE};
+use crate::routes::Routes;
 use crate::state::AppState;
 use crate::where_clause::{self, Where};
-use chrono::{DateTime, Utc};
 
-pub const DEFAULT_LIMIT: i64 = 100;
-pub const MAX_LIMIT: i64 = 1000;
+pub fn routes() -> Routes {
+    Routes::new().api(Access::Read, routes!(list_alerts)).api(Access::Read, routes!(alert_timeline))
+}
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -45,7 +51,18 @@ pub struct AlertQuery {
     pub before_id: Option<i64>,
 }
 
-/// Alerts newest first (by id), with the filters that are set. `columns` are the select list.
+/// The filters as a request gives them, before they are checked: the API's and the page's alike.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AlertParams<'a> {
+    pub alert_type: Option<&'a str>,
+    pub severity: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub from: Option<&'a str>,
+    pub to: Option<&'a str>,
+    pub before_id: Option<i64>,
+}
+
+/// Which alerts: the filters that are set, newest first (by id).
 pub struct AlertFilters {
     pub alert_type: Option<String>,
     pub severity: Option<String>,
@@ -53,11 +70,25 @@ pub struct AlertFilters {
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     pub before_id: Option<i64>,
-    pub limit: i64,
 }
 
 impl AlertFilters {
-    pub fn sql(&self, columns: &str) -> (String, Where) {
+    /// The filters, checked: a 422 names the first one that is wrong.
+    pub fn parse(p: AlertParams<'_>) -> Result<Self, ApiError> {
+        check_severity(p.severity)?;
+        check_text("type", p.alert_type)?;
+        Ok(AlertFilters {
+            alert_type: p.alert_type.map(str::to_string),
+            severity: p.severity.map(str::to_string),
+            ip: parse_ip(p.ip)?,
+            from: parse_time("from", p.from)?,
+            to: parse_time("to", p.to)?,
+            before_id: p.before_id,
+        })
+    }
+
+    /// `columns` of the newest `limit` alerts that match.
+    pub fn sql(&self, columns: &str, limit: i64) -> (String, Where) {
         let mut q = Where::new();
         q.and_if(self.alert_type.clone(), |p| format!("alert_type = {p}"));
         q.and_if(self.severity.clone(), |p| format!("severity = {p}"));
@@ -65,40 +96,33 @@ impl AlertFilters {
         q.and_if(self.from, |p| format!("last_seen >= {p}"));
         q.and_if(self.to, |p| format!("first_seen < {p}"));
         q.and_if(self.before_id, |p| format!("id < {p}"));
-        let limit = q.bind(self.limit);
+        let limit = q.bind(limit);
         (format!("SELECT {columns} FROM detected_alerts {} ORDER BY id DESC LIMIT {limit}", q.clause()), q)
     }
 }
 
-const ALERT_JSON: &str = "json_build_object(
-    'id', id, 'alert_type', alert_type, 'severity', severity,
-    'source_ip', host(source_ip), 'destination_ip', host(destination_ip),
-    'confidence', confidence, 'description', description,
-    'first_seen', first_seen, 'last_seen', last_seen, 'window_count', window_count,
-    'model_id', model_id, 'explanation', explanation, 'detector', detector,
-    'attackers', (SELECT coalesce(json_agg(host(a) ORDER BY a), '[]'::json) FROM unnest(attackers) AS a),
-    'created_at', created_at)::text";
+const ALERT_JSON: &str = include_str!("../../sql/alert_json.sql");
 
+/// `GET /api/alerts`: alerts newest first, filtered by type, severity, address and time.
+#[utoipa::path(get, path = "/api/alerts", params(AlertQuery),
+    responses((status = 200, body = Vec<Alert>), (status = 422, body = ErrorBody)))]
 pub async fn list_alerts(
     State(state): State<Arc<AppState>>,
-    query: Result<Query<AlertQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<AlertQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = query.map_err(|e| ApiError::unprocessable(e.body_text(), vec![json!("query")]))?;
-    check_severity(q.severity.as_deref())?;
-    check_text("type", q.alert_type.as_deref())?;
-    let ip = parse_ip(q.ip.as_deref())?;
-    let from = q.from.as_deref().map(|t| parse_time("from", t)).transpose()?;
-    let to = q.to.as_deref().map(|t| parse_time("to", t)).transpose()?;
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(invalid("limit", format!("limit must be from 1 to {MAX_LIMIT}")));
-    }
-    let filters =
-        AlertFilters { alert_type: q.alert_type, severity: q.severity, ip, from, to, before_id: q.before_id, limit };
-    let (sql, params) = filters.sql(ALERT_JSON);
+    let filters = AlertFilters::parse(AlertParams {
+        alert_type: q.alert_type.as_deref(),
+        severity: q.severity.as_deref(),
+        ip: q.ip.as_deref(),
+        from: q.from.as_deref(),
+        to: q.to.as_deref(),
+        before_id: q.before_id,
+    })?;
+    let limit = PAGE.of(q.limit)?;
+    let (sql, params) = filters.sql(ALERT_JSON, limit);
     let client = state.pool.get().await?;
     let rows = where_clause::rows(&client, &sql, &params).await?;
-    Ok(crate::api::json_array_response(&rows))
+    Ok(json_array_response(&rows))
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -116,34 +140,25 @@ pub struct TimelineQuery {
     pub to: Option<String>,
 }
 
-/// Alerts that started in each bucket, by severity; the range defaults to the newest alerts'.
-/// (`last_seen >= since` follows from `first_seen >= since`; it is there for the last_seen index.)
-const TIMELINE_SQL: &str = "
-WITH range AS (
-    SELECT coalesce($2, (SELECT max(first_seen) FROM detected_alerts) + make_interval(secs => $1)) AS upto),
-bounds AS (SELECT coalesce($3, upto - make_interval(secs => $1 * 360)) AS since, upto FROM range)
-SELECT json_build_object('bucket_start', date_bin(make_interval(secs => $1), first_seen, 'epoch'),
-                         'severity', severity, 'alerts', count(*))::text
-FROM detected_alerts, bounds
-WHERE last_seen >= since AND first_seen >= since AND first_seen < upto
-GROUP BY date_bin(make_interval(secs => $1), first_seen, 'epoch'), severity
-ORDER BY date_bin(make_interval(secs => $1), first_seen, 'epoch'), severity";
+const TIMELINE_SQL: &str = include_str!("../../sql/alert_timeline.sql");
 
 /// `GET /api/alert_timeline`: how many alerts started per time bucket and severity (the
 /// overview's timeline), without sending the alerts themselves.
+#[utoipa::path(get, path = "/api/alert_timeline", params(TimelineQuery),
+    description = "How many alerts started per time bucket and severity (empty buckets left out), oldest first.",
+    responses((status = 200, body = Vec<TimelineBucket>), (status = 422, body = ErrorBody)))]
 pub async fn alert_timeline(
     State(state): State<Arc<AppState>>,
-    query: Result<Query<TimelineQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<TimelineQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = query.map_err(|e| ApiError::unprocessable(e.body_text(), vec![json!("query")]))?;
     let bucket = q.bucket_seconds.unwrap_or(60);
     if !(1..=86_400).contains(&bucket) {
         return Err(invalid("bucket_seconds", format!("bucket_seconds must be from 1 to 86400, got {bucket}")));
     }
-    let from = q.from.as_deref().map(|t| parse_time("from", t)).transpose()?;
-    let to = q.to.as_deref().map(|t| parse_time("to", t)).transpose()?;
+    let from = parse_time("from", q.from.as_deref())?;
+    let to = parse_time("to", q.to.as_deref())?;
     let client = state.pool.get().await?;
     let statement = client.prepare_cached(TIMELINE_SQL).await?;
     let rows = client.query(&statement, &[&f64::from(bucket), &to, &from]).await?;
-    Ok(crate::api::json_array_response(&rows))
+    Ok(json_array_response(&rows))
 }

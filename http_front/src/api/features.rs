@@ -4,23 +4,26 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use serde_json::json;
 use traffic_core::features::{Scope, FEATURES};
+use utoipa_axum::routes;
 
+use crate::auth::Access;
 use crate::error::ApiError;
-use crate::filters::{
-    check_scope, check_window_seconds, invalid, parse_ip, parse_time, Cursor, DEFAULT_WINDOW_SECONDS,
-};
+use crate::extract::ApiQuery;
+use crate::filters::{check_scope, check_window_seconds, invalid, parse_ip, parse_time, DEFAULT_WINDOW_SECONDS};
+use crate::openapi::{ErrorBody, FeatureRow};
+use crate::paging::{json_array_response, json_page_response, Cursor, SERIES};
+use crate::routes::Routes;
 use crate::state::AppState;
 use crate::where_clause::{self, Where};
 
-pub const DEFAULT_SERIES: i64 = 120;
-pub const MAX_SERIES: i64 = 10_000;
+pub fn routes() -> Routes {
+    Routes::new().api(Access::Read, routes!(features))
+}
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -115,7 +118,7 @@ impl Series {
         let limit = w.bind(self.limit);
         let order = if self.from.is_some() { "" } else { " DESC" };
         let sql = format!(
-            "SELECT row_to_json(r)::text, window_start, id FROM (
+            "SELECT row_to_json(r)::text AS json, window_start AS cursor_at, id AS cursor_id FROM (
                  SELECT id, window_seconds, window_start, window_end, scope, host, predicted_label, confidence, {}
                  FROM aggregated_features {}
                  ORDER BY window_start{order}, id{order} LIMIT {limit}) r
@@ -130,24 +133,25 @@ impl Series {
 /// `GET /api/features`: a time series of window features with their predictions (the data
 /// behind the dashboard's charts): one window size and scope, the features asked for, oldest
 /// first.
+#[utoipa::path(get, path = "/api/features", params(FeaturesQuery),
+    description = "A time series of window features and predictions for one window size and scope (the data behind the dashboard's charts), oldest first: from `from` (or a cursor) on, a page of `limit` with the next page's cursor in x-next-cursor; without either, the newest `limit` windows.",
+    responses((status = 200, body = Vec<FeatureRow>,
+               headers(("x-next-cursor" = String, description = "With `from`: the next page's cursor (absent on the last page)"))),
+              (status = 422, body = ErrorBody)))]
 pub async fn features(
     State(state): State<Arc<AppState>>,
-    query: Result<Query<FeaturesQuery>, QueryRejection>,
+    ApiQuery(q): ApiQuery<FeaturesQuery>,
 ) -> Result<Response, ApiError> {
-    let Query(q) = query.map_err(|e| ApiError::unprocessable(e.body_text(), vec![json!("query")]))?;
     check_window_seconds(q.window_seconds)?;
     check_scope(q.scope.as_deref())?;
     let ip = parse_ip(q.ip.as_deref())?;
     // A host's rows are its source rows unless dst_host is asked for; global rows have no host.
     let scope = q.scope.unwrap_or_else(|| if ip.is_some() { Scope::SRC_HOST } else { Scope::GLOBAL }.into());
-    let limit = q.limit.unwrap_or(DEFAULT_SERIES);
-    if !(1..=MAX_SERIES).contains(&limit) {
-        return Err(invalid("limit", format!("limit must be from 1 to {MAX_SERIES}")));
-    }
+    let limit = SERIES.of(q.limit)?;
     let columns = feature_columns(q.features.as_deref())?;
-    let from = q.from.as_deref().map(|t| parse_time("from", t)).transpose()?;
-    let to = q.to.as_deref().map(|t| parse_time("to", t)).transpose()?;
-    let after = crate::filters::cursor_param(q.cursor.as_deref())?;
+    let from = parse_time("from", q.from.as_deref())?;
+    let to = parse_time("to", q.to.as_deref())?;
+    let after = crate::paging::cursor(q.cursor.as_deref())?;
     // A cursor continues a series from where it points.
     let from = from.or(after.as_ref().map(|c| c.at));
 
@@ -171,9 +175,5 @@ pub async fn features(
         where_clause::rows_uncached(&client, &sql, &params).await?
     };
     // Only a series from `from` on is paged; the newest windows are what they are.
-    Ok(if series.from.is_some() {
-        crate::api::json_page_response(&rows, limit)
-    } else {
-        crate::api::json_array_response(&rows)
-    })
+    Ok(if series.from.is_some() { json_page_response(&rows, limit) } else { json_array_response(&rows) })
 }
