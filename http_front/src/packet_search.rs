@@ -6,7 +6,8 @@
 //! that may hold the address or port, then sort. A common host is found fast the first way, a
 //! rare one only the second. PostgreSQL 15 costs a bloom BRIN as if it read the whole table
 //! (its model assumes the column follows the table's physical order), so it never picks it;
-//! its row estimates are good, though, so we ask for them and choose by rows read.
+//! its row estimates are good, though, so we ask for them and choose by rows read
+//! (docs/design.md#packet-storage).
 
 use std::net::IpAddr;
 

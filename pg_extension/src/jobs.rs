@@ -4,7 +4,7 @@
 //! transaction: never counted twice). All state lives in tables, so a restart resumes.
 //!
 //! Two jobs (`traffic_core::jobs`), each with its own change records and watermark (table
-//! `window_jobs`), run by separate scheduler processes.
+//! `window_jobs`), run by separate scheduler processes. Why: docs/design.md#materialization.
 
 use pgrx::prelude::*;
 use pgrx::{pg_sys, Inet, PgOid};

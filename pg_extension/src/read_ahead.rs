@@ -7,7 +7,7 @@
 //! ran every tick of the job since it was filled (`window_jobs.ticks`), and no change record
 //! consumed since then touches the range it holds (a late or slow-committing insert). Otherwise it
 //! is dropped and the window is read from the table as before. Nothing of it is needed after a
-//! restart.
+//! restart. Why: docs/design.md#materialization.
 
 use std::cell::RefCell;
 

@@ -79,6 +79,24 @@ async fn scheduler_pids(client: &Client) -> Vec<i32> {
         .collect()
 }
 
+/// A private server whose scheduler serves a database of its own with the extension, running.
+async fn scheduled_cluster(name: &str, tick: &str, lateness: &str) -> PrivateCluster {
+    let settings = [
+        format!("traffic_analyzer.databases = '{DB}'"),
+        format!("traffic_analyzer.tick = '{tick}'"),
+        format!("traffic_analyzer.allowed_lateness = '{lateness}'"),
+    ];
+    let settings: Vec<&str> = settings.iter().map(String::as_str).collect();
+    let cluster = PrivateCluster::create(name, &settings).expect("private cluster");
+    let server = cluster.connect("postgres").await.expect("connect");
+    server.batch_execute(&format!("CREATE DATABASE {DB}")).await.expect("create db");
+    cluster.connect(DB).await.expect("db").batch_execute("CREATE EXTENSION traffic_analyzer").await.expect("ext");
+    // The scheduler starts with the server; it could not connect to a database that did not exist.
+    cluster.restart().expect("restart");
+    wait_scheduler(&cluster).await;
+    cluster
+}
+
 async fn wait_scheduler(cluster: &PrivateCluster) -> Vec<i32> {
     let client = cluster.connect(DB).await.expect("connect");
     for _ in 0..100 {
@@ -94,21 +112,7 @@ async fn wait_scheduler(cluster: &PrivateCluster) -> Vec<i32> {
 #[tokio::test]
 async fn scheduler_keeps_windows_equal_to_a_recomputation_through_a_crash_and_failing_ticks() {
     let started = Instant::now();
-    let cluster = PrivateCluster::create(
-        "scheduler",
-        &[
-            "traffic_analyzer.databases = 'ta_sched'",
-            "traffic_analyzer.tick = '200ms'",
-            "traffic_analyzer.allowed_lateness = '1s'",
-        ],
-    )
-    .expect("private cluster");
-    let server = cluster.connect("postgres").await.expect("connect");
-    server.batch_execute(&format!("CREATE DATABASE {DB}")).await.expect("create db");
-    cluster.connect(DB).await.expect("db").batch_execute("CREATE EXTENSION traffic_analyzer").await.expect("ext");
-    // The scheduler starts with the server; it could not connect to a database that did not exist.
-    cluster.restart().expect("restart");
-    wait_scheduler(&cluster).await;
+    let cluster = scheduled_cluster("scheduler", "200ms", "1s").await;
 
     eprintln!("{:>6.1} s: cluster up, scheduler running", started.elapsed().as_secs_f64());
     // Sensor → front → this cluster: anydesk.pcap (6,963 packets over 56 s) replayed in ~8 s.
@@ -207,20 +211,7 @@ async fn scheduler_keeps_windows_equal_to_a_recomputation_through_a_crash_and_fa
 /// change record drops the read-ahead and the window is read again.
 #[tokio::test]
 async fn read_ahead_counts_packets_committed_after_it_read_their_range() {
-    let cluster = PrivateCluster::create(
-        "read_ahead",
-        &[
-            "traffic_analyzer.databases = 'ta_sched'",
-            "traffic_analyzer.tick = '100ms'",
-            "traffic_analyzer.allowed_lateness = '2s'",
-        ],
-    )
-    .expect("private cluster");
-    let server = cluster.connect("postgres").await.expect("connect");
-    server.batch_execute(&format!("CREATE DATABASE {DB}")).await.expect("create db");
-    cluster.connect(DB).await.expect("db").batch_execute("CREATE EXTENSION traffic_analyzer").await.expect("ext");
-    cluster.restart().expect("restart");
-    wait_scheduler(&cluster).await;
+    let cluster = scheduled_cluster("read_ahead", "100ms", "2s").await;
     let client = cluster.connect(DB).await.expect("db");
     let insert = |from_ms: i64, to_ms: i64, interface: &'static str| {
         format!(

@@ -1,4 +1,4 @@
-//! One regression tree, laid out for fast traversal.
+//! One regression tree, laid out for fast traversal (docs/design.md#scoring).
 //!
 //! Nodes are renumbered in depth-first preorder, so a left child sits right after its parent (no
 //! need to store it). A leaf is a fixed point of a step (NaN threshold, default right, right child
