@@ -11,7 +11,7 @@ const PREVIOUS: [&str; 10] =
 const CATALOG: &str = r"
 SELECT 'function ' || p.oid::regprocedure || ' -> ' || pg_get_function_result(p.oid) || ' '
        || p.provolatile::text || p.proisstrict::text || p.prosecdef::text || p.proparallel::text || ' cost ' || p.procost::text
-       || coalesce(array_to_string(p.proconfig, ','), '')
+       || coalesce(array_to_string(p.proconfig, ','), '') AS line
 FROM pg_proc p WHERE p.pronamespace = 'public'::regnamespace
 UNION ALL
 SELECT 'function privileges ' || p.oid::regprocedure || ' ' || coalesce(array_to_string(p.proacl, ','), 'default')
@@ -44,7 +44,7 @@ SELECT 'row ' || window_seconds || ' ' || job FROM window_progress
 ORDER BY 1";
 
 async fn catalog(db: &TestDb) -> Vec<String> {
-    db.admin.query(CATALOG, &[]).await.expect("catalog").iter().map(|r| r.get(0)).collect()
+    db.admin.query(CATALOG, &[]).await.expect("catalog").iter().map(|r| r.get("line")).collect()
 }
 
 #[tokio::test]
@@ -78,6 +78,89 @@ async fn upgrading_from_every_earlier_release_equals_a_fresh_install() {
         upgraded.run_jobs_as_if_quiet().await.expect("run");
         assert_eq!(upgraded.count("SELECT count(DISTINCT window_seconds) FROM aggregated_features").await, 3);
     }
+}
+
+/// Every table of the extension (partitions left out) with its columns, as they are now.
+const TABLE_COLUMNS: &str = r"
+SELECT c.table_name::text AS table_name, array_agg(c.column_name::text ORDER BY c.ordinal_position) AS columns
+FROM information_schema.columns c
+JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'
+  AND c.table_name !~ '^raw_packets_(p[0-9]{8}|default)$'
+GROUP BY 1 ORDER BY 1";
+
+/// Each table's rows (over `columns`), counted and digested, one line per table.
+async fn contents(db: &TestDb, tables: &[(String, Vec<String>)]) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (table, columns) in tables {
+        let list: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+        let sql = format!(
+            "SELECT count(*) AS rows, md5(coalesce(string_agg(r::text, E'\\n' ORDER BY r::text), '')) AS digest
+             FROM (SELECT {} FROM \"{table}\") r",
+            list.join(", ")
+        );
+        let row = db.admin.query_one(&sql, &[]).await.expect("table contents");
+        lines.push(format!("{table}: {} rows, {}", row.get::<_, i64>("rows"), row.get::<_, String>("digest")));
+    }
+    lines
+}
+
+/// An upgrade keeps the data: a database at 0.5.0 (the oldest release a user may run) with
+/// packets of several days, windows, a model, alerts with their windows, sensor tokens and batch
+/// ids keeps every row of every table, every column it had, through `ALTER EXTENSION ... UPDATE`.
+/// (Its model is inactive before: an active one of the old feature list is deactivated, as the
+/// next test checks.)
+#[tokio::test]
+async fn upgrading_keeps_every_row_of_every_table() {
+    let db = TestDb::create("ta_e2e_upgrade_data").await.expect("db");
+    db.admin
+        .batch_execute(
+            "DROP EXTENSION traffic_analyzer;
+             CREATE EXTENSION traffic_analyzer VERSION '0.5.0';
+             INSERT INTO raw_packets (ts, interface, src_ip, dst_ip, protocol, length, src_port, dst_port, tcp_syn,
+                                      tcp_ack, dns_query, http_status, sensor)
+             SELECT t, 'eth0', ('10.0.0.' || (i % 7 + 1))::inet, '192.168.1.5', CASE WHEN i % 3 = 0 THEN 'UDP' ELSE 'TCP' END,
+                    60 + i, 40000 + i, 80, i % 2 = 0, true, CASE WHEN i % 5 = 0 THEN 'x.example' END,
+                    CASE WHEN i % 11 = 0 THEN 401 END, 'edge-1'
+             FROM generate_series(1, 600) AS i,
+                  LATERAL (SELECT now() - make_interval(secs => i * 0.5) AS t UNION ALL
+                           SELECT '2024-03-01 00:00:00+00'::timestamptz + make_interval(secs => i)) AS at;
+             INSERT INTO aggregated_features (window_seconds, window_start, window_end, scope, host, total_packets,
+                                              total_bytes, feature_version, predicted_label, confidence, packet_count)
+             VALUES (5, '2024-03-01 00:00:00+00', '2024-03-01 00:00:05+00', 'global', NULL, 5, 400, 1, 'Normal', 0.9, 5),
+                    (5, '2024-03-01 00:00:00+00', '2024-03-01 00:00:05+00', 'src_host', '10.0.0.1', 2, 160, 1,
+                     'SYN_Flood', 0.97, 2);
+             INSERT INTO models (name, version, feature_version, classes, model, active)
+             VALUES ('old', 1, 1, '{Normal,SYN_Flood}', '{}', true);
+             INSERT INTO detected_alerts (alert_type, severity, source_ip, destination_ip, confidence, description,
+                                          first_seen, last_seen, model_id, explanation)
+             SELECT 'SYN_Flood', 'High', '10.0.0.1', '192.168.1.5', 0.97, 'SYN_Flood (97% sure)',
+                    '2024-03-01 00:00:00+00', '2024-03-01 00:00:05+00', id, '[]'::jsonb FROM models;
+             INSERT INTO alert_windows (alert_id, window_seconds, window_start, scope, host)
+             SELECT id, 5, '2024-03-01 00:00:00+00', 'src_host', '10.0.0.1' FROM detected_alerts;
+             INSERT INTO sensor_tokens (token_sha256, sensor) VALUES (sha256('ta_secret'), 'edge-1');
+             INSERT INTO ingest_batches (batch_id, sensor, packet_count) VALUES ('edge-1/run/1', 'edge-1', 600);
+             UPDATE window_progress SET materialized_until = '2024-03-01 00:00:00+00';
+             UPDATE models SET active = false;",
+        )
+        .await
+        .expect("a 0.5.0 database with data");
+    let tables: Vec<(String, Vec<String>)> = db
+        .admin
+        .query(TABLE_COLUMNS, &[])
+        .await
+        .expect("tables")
+        .iter()
+        .map(|r| (r.get("table_name"), r.get("columns")))
+        .collect();
+    assert!(tables.len() >= 10, "the 0.5.0 tables: {tables:?}");
+    let before = contents(&db, &tables).await;
+    assert!(before.iter().all(|l| !l.contains(": 0 rows")), "every table holds rows: {before:#?}");
+
+    db.admin.batch_execute("ALTER EXTENSION traffic_analyzer UPDATE").await.expect("update");
+    let after = contents(&db, &tables).await;
+    let changed: Vec<(&String, &String)> = before.iter().zip(&after).filter(|(b, a)| b != a).collect();
+    assert!(changed.is_empty(), "changed by the upgrade (before, after): {changed:#?}");
 }
 
 /// A model of another feature list cannot score the new version's rows: the upgrade leaves it in
