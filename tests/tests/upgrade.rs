@@ -4,8 +4,8 @@
 use e2e::TestDb;
 
 /// Every earlier release, each upgraded to the current version.
-const PREVIOUS: [&str; 10] =
-    ["0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0", "0.6.0", "0.7.0", "0.8.0", "0.9.0", "0.10.0"];
+const PREVIOUS: [&str; 11] =
+    ["0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0", "0.6.0", "0.7.0", "0.8.0", "0.9.0", "0.10.0", "0.11.0"];
 
 /// Every object of the extension's schema that matters, one line each (partitions left out).
 const CATALOG: &str = r"
@@ -37,6 +37,9 @@ JOIN pg_proc p ON p.oid = a.aggfnoid WHERE p.pronamespace = 'public'::regnamespa
 UNION ALL
 SELECT 'grant ' || table_name || ' ' || grantee || ' ' || privilege_type FROM information_schema.role_table_grants
 WHERE table_schema = 'public' AND table_name !~ '^raw_packets_p[0-9]'
+UNION ALL
+SELECT 'dumped by pg_dump ' || c::regclass::text FROM pg_extension e, unnest(e.extconfig) AS c
+WHERE e.extname = 'traffic_analyzer'
 UNION ALL
 SELECT 'row ' || job FROM window_jobs
 UNION ALL
