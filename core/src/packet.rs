@@ -35,20 +35,6 @@ impl Protocol {
     pub fn from_name(name: &str) -> Option<Protocol> {
         Protocol::ALL.into_iter().find(|p| p.name() == name)
     }
-
-    /// The IP protocol number (IANA).
-    pub const fn ip_number(self) -> u8 {
-        match self {
-            Protocol::Tcp => 6,
-            Protocol::Udp => 17,
-            Protocol::Icmp => 1,
-            Protocol::Icmpv6 => 58,
-        }
-    }
-
-    pub const fn is_icmp(self) -> bool {
-        matches!(self, Protocol::Icmp | Protocol::Icmpv6)
-    }
 }
 
 /// One packet. Typed fields make the JSON decoder reject wrong types and out-of-range integers

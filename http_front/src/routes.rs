@@ -5,7 +5,7 @@
 //! document's paths ([`api_paths`]) and the access table ([`ROUTES`], which the access-matrix test
 //! walks) are all made from these declarations ([`all`]).
 
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use axum::handler::Handler;
 use axum::middleware::from_fn_with_state;
@@ -55,8 +55,7 @@ impl Routes {
         });
         let (method, path) = declared.next().expect("#[utoipa::path] names a GET or POST operation");
         assert!(declared.next().is_none(), "one operation per handler");
-        // Declared once per process: the table holds them for its whole life.
-        let path: &'static str = Box::leak(path.into_boxed_str());
+        let path = static_path(&path);
         self.0.push(Declared { route: Route { method, path, access }, handler, doc: Some((paths, schemas)) });
         self
     }
@@ -81,6 +80,19 @@ impl Routes {
         self.0.extend(other.0);
         self
     }
+}
+
+/// A path of a `#[utoipa::path]` (a `String`) as the `&'static str` the table holds: each
+/// distinct path is allocated once per process, however often the routes are declared.
+fn static_path(path: &str) -> &'static str {
+    static PATHS: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut paths = PATHS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(known) = paths.iter().find(|known| **known == path) {
+        return known;
+    }
+    let path: &'static str = Box::leak(path.to_owned().into_boxed_str());
+    paths.push(path);
+    path
 }
 
 /// Every route of the front.
@@ -109,20 +121,28 @@ pub fn router(state: &Arc<AppState>) -> Router<Arc<AppState>> {
     })
 }
 
-/// The documented routes' operations and the schemas they name.
+/// The documented routes' operations and the schemas they name (collected once per process).
 pub fn api_paths() -> ApiDoc {
-    let mut paths = Paths::new();
-    let mut schemas = Vec::new();
-    for (more_paths, more_schemas) in all().into_iter().filter_map(|d| d.doc) {
-        paths.merge(more_paths);
-        schemas.extend(more_schemas);
-    }
-    (paths, schemas)
+    static DOC: LazyLock<ApiDoc> = LazyLock::new(|| {
+        let mut paths = Paths::new();
+        let mut schemas = Vec::new();
+        for (more_paths, more_schemas) in all().into_iter().filter_map(|d| d.doc) {
+            paths.merge(more_paths);
+            schemas.extend(more_schemas);
+        }
+        (paths, schemas)
+    });
+    DOC.clone()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_is_allocated_once() {
+        assert!(std::ptr::eq(static_path("/api/x"), static_path(&String::from("/api/x"))));
+    }
 
     #[test]
     fn every_route_has_a_handler_and_appears_once() {

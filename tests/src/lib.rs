@@ -287,6 +287,22 @@ pub fn workspace_binary(package: &str) -> anyhow::Result<PathBuf> {
     Ok(profile.join(package))
 }
 
+/// A table's rows over `columns` (all of them when empty), counted and digested: one line that
+/// changes when any row does.
+pub async fn table_digest(client: &Client, table: &str, columns: &[String]) -> anyhow::Result<String> {
+    let list = if columns.is_empty() {
+        "*".to_string()
+    } else {
+        columns.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ")
+    };
+    let sql = format!(
+        "SELECT count(*) AS rows, md5(coalesce(string_agg(r::text, E'\\n' ORDER BY r::text), '')) AS digest
+         FROM (SELECT {list} FROM \"{table}\") r"
+    );
+    let row = client.query_one(&sql, &[]).await.with_context(|| format!("digesting {table}"))?;
+    Ok(format!("{table}: {} rows, {}", row.get::<_, i64>("rows"), row.get::<_, String>("digest")))
+}
+
 /// Stores `packets` with one binary COPY (the front's encoder), returning the rows written.
 pub async fn copy_packets(client: &Client, packets: &[traffic_core::Packet]) -> anyhow::Result<u64> {
     let sink = client.copy_in(&http_front::copy_binary::copy_statement()).await?;

@@ -24,17 +24,7 @@ const KEPT: [&str; 9] = [
 
 /// A table's rows, counted and digested.
 async fn contents(client: &tokio_postgres::Client, table: &str) -> String {
-    let row = client
-        .query_one(
-            &format!(
-                "SELECT count(*) AS rows, md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) AS digest
-                 FROM {table} t"
-            ),
-            &[],
-        )
-        .await
-        .expect("contents");
-    format!("{table}: {} rows, {}", row.get::<_, i64>("rows"), row.get::<_, String>("digest"))
+    e2e::table_digest(client, table, &[]).await.expect("contents")
 }
 
 fn pg_tool(tool: &str, args: &[&str]) {

@@ -96,14 +96,7 @@ GROUP BY 1 ORDER BY 1";
 async fn contents(db: &TestDb, tables: &[(String, Vec<String>)]) -> Vec<String> {
     let mut lines = Vec::new();
     for (table, columns) in tables {
-        let list: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
-        let sql = format!(
-            "SELECT count(*) AS rows, md5(coalesce(string_agg(r::text, E'\\n' ORDER BY r::text), '')) AS digest
-             FROM (SELECT {} FROM \"{table}\") r",
-            list.join(", ")
-        );
-        let row = db.admin.query_one(&sql, &[]).await.expect("table contents");
-        lines.push(format!("{table}: {} rows, {}", row.get::<_, i64>("rows"), row.get::<_, String>("digest")));
+        lines.push(e2e::table_digest(&db.admin, table, columns).await.expect("table contents"));
     }
     lines
 }

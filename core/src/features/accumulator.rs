@@ -160,7 +160,9 @@ impl WindowAccumulator {
         self.first_micros.get_or_insert(micros);
         self.last_micros = Some(micros);
 
-        match p.transport() {
+        // Read once: the target below needs it too.
+        let transport = p.transport();
+        match transport {
             Some(Protocol::Tcp) => self.add_tcp(p),
             Some(Protocol::Udp) => {
                 self.udp += 1;
@@ -168,7 +170,7 @@ impl WindowAccumulator {
                     self.udp_dst_ports.insert(port);
                 }
             }
-            Some(Protocol::Icmp | Protocol::Icmpv6) => self.add_icmp(p),
+            Some(protocol @ (Protocol::Icmp | Protocol::Icmpv6)) => self.add_icmp(p, protocol == Protocol::Icmpv6),
             None => {}
         }
 
@@ -193,15 +195,16 @@ impl WindowAccumulator {
         }
         self.add_dns(p);
         self.add_http(p);
-        self.add_target(p);
+        if let Some(protocol) = transport {
+            self.add_target(p, protocol);
+        }
     }
 
     /// A TCP/UDP packet to a port, or an ICMP query, aims at a target; answers do not (a RST
     /// refuses, a SYN+ACK accepts: the victim of an ACK or SYN flood aims at nothing).
-    fn add_target(&mut self, p: &Packet) {
+    fn add_target(&mut self, p: &Packet, protocol: Protocol) {
         let (Some(src), Some(dst)) = (p.src_ip, p.dst_ip) else { return };
         let flag = |f: Option<bool>| f.unwrap_or(false);
-        let Some(protocol) = p.transport() else { return };
         if protocol == Protocol::Tcp && (flag(p.tcp_rst) || (flag(p.tcp_syn) && flag(p.tcp_ack))) {
             return;
         }
@@ -240,9 +243,8 @@ impl WindowAccumulator {
         }
     }
 
-    fn add_icmp(&mut self, p: &Packet) {
+    fn add_icmp(&mut self, p: &Packet, v6: bool) {
         self.icmp += 1;
-        let v6 = p.transport() == Some(Protocol::Icmpv6);
         match (v6, p.icmp_type) {
             (false, Some(8)) | (true, Some(128)) => self.icmp_echo_request += 1,
             (false, Some(0)) | (true, Some(129)) => self.icmp_echo_reply += 1,
