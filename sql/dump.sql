@@ -18,3 +18,6 @@ SELECT pg_catalog.pg_extension_config_dump('ingest_batches', '');
 SELECT pg_catalog.pg_extension_config_dump('front_users', '');
 SELECT pg_catalog.pg_extension_config_dump('front_sessions', '');
 SELECT pg_catalog.pg_extension_config_dump('api_tokens', '');
+SELECT pg_catalog.pg_extension_config_dump('retention_policies', '');
+SELECT pg_catalog.pg_extension_config_dump('retention_log', '');
+SELECT pg_catalog.pg_extension_config_dump('retention_log_id_seq', '');

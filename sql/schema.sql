@@ -61,11 +61,11 @@ CREATE TABLE raw_packets (
     PRIMARY KEY (ts, id)
 ) PARTITION BY RANGE (ts);
 
-COMMENT ON TABLE raw_packets IS 'Captured packets, range-partitioned by event time (ts) into UTC days';
+COMMENT ON TABLE raw_packets IS 'Captured packets, range-partitioned by event time (ts) into UTC hours';
 COMMENT ON COLUMN raw_packets.ts IS 'Capture time (event time); windows follow it';
 COMMENT ON COLUMN raw_packets.inserted_at IS 'Arrival time in the database';
 
--- Packets whose day has no partition yet land here; ensure_raw_packet_partitions() moves them out.
+-- Packets of times without a partition land here; create_packet_partitions() moves them out.
 CREATE TABLE raw_packets_default PARTITION OF raw_packets DEFAULT;
 CREATE INDEX raw_packets_default_src_ip_btree ON raw_packets_default (src_ip);
 CREATE INDEX raw_packets_default_dst_ip_btree ON raw_packets_default (dst_ip);
@@ -80,8 +80,8 @@ CREATE INDEX raw_packets_default_dst_port_btree ON raw_packets_default (dst_port
 -- summaries): per 8-page range (~440 packets), which values it holds, so a rare host's packets
 -- cost the summaries and the few ranges that match (the four: 3.9 s for the same COPY; the ingest
 -- benchmark measures their cost against no index in each run; new ranges stay unsummarized until
--- run_jobs() summarizes them, summarize_packet_ranges). A closed day's partition (an hour after
--- the day ended) gets the btree indexes once (index_closed_packet_partitions). PostgreSQL 15 costs
+-- run_jobs() summarizes them, summarize_packet_ranges). A closed partition (an hour after its
+-- end) gets the btree indexes once (index_closed_packet_partitions). PostgreSQL 15 costs
 -- a bloom BRIN as if it read the whole table, so the front chooses between the indexes and a scan
 -- by time itself (packet_search.rs) from the planner's row estimates: hence larger statistics on
 -- these columns.
@@ -97,39 +97,61 @@ ALTER TABLE raw_packets
     ALTER COLUMN src_ip SET STATISTICS 1000, ALTER COLUMN dst_ip SET STATISTICS 1000,
     ALTER COLUMN src_port SET STATISTICS 1000, ALTER COLUMN dst_port SET STATISTICS 1000;
 
--- Creates the daily partitions (UTC days) for the given dates, moving any rows the default
--- partition already holds for a date into its new partition. Safe to call concurrently.
-CREATE FUNCTION ensure_raw_packet_partitions(days date[]) RETURNS integer
+-- Every raw_packets partition with its event-time bounds, read from the catalog (so partitions
+-- a DBA makes by hand count too); the default partition has none.
+CREATE VIEW packet_partitions AS
+SELECT c.oid::regclass AS partition, b.lo, b.hi
+FROM pg_inherits h
+JOIN pg_class c ON c.oid = h.inhrelid
+CROSS JOIN LATERAL regexp_match(pg_get_expr(c.relpartbound, c.oid),
+                                $re$^FOR VALUES FROM \('([^']+)'\) TO \('([^']+)'\)$re$) AS m (bounds)
+CROSS JOIN LATERAL (SELECT m.bounds[1]::timestamptz AS lo, m.bounds[2]::timestamptz AS hi) b
+WHERE h.inhparent = 'raw_packets'::regclass;
+
+COMMENT ON VIEW packet_partitions IS 'The partitions of raw_packets and the event times each holds (the default partition: NULL)';
+
+-- Partitions are UTC hours, so that retention, which drops whole partitions, can keep a size
+-- budget to within an hour of traffic; each partition costs the planning of a query on
+-- raw_packets that cannot prune it, so they are made only around now (the jobs) and dropped by
+-- retention (measured: docs/design.md#packet-partitions). A DBA may make UTC days for a capture
+-- of another time replayed (ensure_raw_packet_partitions).
+--
+-- Creates the partitions covering [lo, hi) in slices of `width` (an hour or a day), except
+-- slices some partition already covers in part, and moves the rows the default partition holds
+-- for a new slice into it. Safe to call concurrently. Returns how many were created.
+CREATE FUNCTION create_packet_partitions(lo timestamptz, hi timestamptz, width interval) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = @extschema@, pg_temp
+SET TimeZone = 'UTC'
 AS $fn$
 DECLARE
-    day      date;
-    part     text;
-    lo       timestamptz;
-    hi       timestamptz;
-    created  integer := 0;
-    col      name;
-    target   integer;
+    slice   timestamptz;
+    part    text;
+    created integer := 0;
+    col     name;
+    target  integer;
 BEGIN
-    IF cardinality(days) > 366 THEN
-        RAISE EXCEPTION 'ensure_raw_packet_partitions: % days requested, at most 366 per call', cardinality(days)
-            USING HINT = 'Packets of other days are kept in raw_packets_default until their partition exists.';
+    IF width IS DISTINCT FROM interval '1 hour' AND width IS DISTINCT FROM interval '1 day' THEN
+        RAISE EXCEPTION 'create_packet_partitions: a partition is 1 hour or 1 day, not %', coalesce(width::text, 'NULL')
+            USING HINT = 'The jobs make hours; make days for a capture of another time, e.g. ensure_raw_packet_partitions(ARRAY[''2024-01-01''::date]).';
     END IF;
-    -- One creator at a time; the existence check below then sees the winner's partition.
+    IF hi - lo > width * 400 THEN
+        RAISE EXCEPTION 'create_packet_partitions: % to % is over 400 partitions of %', lo, hi, width
+            USING HINT = 'Packets of times without a partition are kept in raw_packets_default until their partition exists.';
+    END IF;
+    -- One creator at a time; the coverage check below then sees the winner's partition.
     PERFORM pg_advisory_xact_lock(hashtext('traffic_analyzer.raw_packets.partitions'));
-    FOR day IN SELECT DISTINCT d FROM unnest(days) AS d WHERE d IS NOT NULL ORDER BY d LOOP
-        part := 'raw_packets_p' || to_char(day, 'YYYYMMDD');
-        CONTINUE WHEN to_regclass(quote_ident(part)) IS NOT NULL;
-        lo := day::timestamp AT TIME ZONE 'UTC';
-        hi := (day + 1)::timestamp AT TIME ZONE 'UTC';
-        IF EXISTS (SELECT FROM raw_packets_default WHERE ts >= lo AND ts < hi) THEN
+    FOR slice IN SELECT generate_series(date_trunc(CASE WHEN width = interval '1 hour' THEN 'hour' ELSE 'day' END, lo),
+                                        hi - interval '1 microsecond', width) LOOP
+        CONTINUE WHEN EXISTS (SELECT FROM packet_partitions p WHERE p.lo < slice + width AND p.hi > slice);
+        part := 'raw_packets_p' || to_char(slice, CASE WHEN width = interval '1 hour' THEN 'YYYYMMDD"_"HH24' ELSE 'YYYYMMDD' END);
+        IF EXISTS (SELECT FROM raw_packets_default WHERE ts >= slice AND ts < slice + width) THEN
             EXECUTE format('CREATE TABLE %I (LIKE raw_packets INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
             EXECUTE format('WITH moved AS (DELETE FROM raw_packets_default WHERE ts >= $1 AND ts < $2 RETURNING *)
-                            INSERT INTO %I SELECT * FROM moved', part) USING lo, hi;
-            EXECUTE format('ALTER TABLE raw_packets ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', part, lo, hi);
+                            INSERT INTO %I SELECT * FROM moved', part) USING slice, slice + width;
+            EXECUTE format('ALTER TABLE raw_packets ATTACH PARTITION %I FOR VALUES FROM (%L) TO (%L)', part, slice, slice + width);
         ELSE
-            EXECUTE format('CREATE TABLE %I PARTITION OF raw_packets FOR VALUES FROM (%L) TO (%L)', part, lo, hi);
+            EXECUTE format('CREATE TABLE %I PARTITION OF raw_packets FOR VALUES FROM (%L) TO (%L)', part, slice, slice + width);
         END IF;
         -- A partition does not inherit its parent's column statistics targets.
         FOR col, target IN SELECT attname, attstattarget FROM pg_attribute
@@ -142,14 +164,39 @@ BEGIN
 END
 $fn$;
 
+COMMENT ON FUNCTION create_packet_partitions(timestamptz, timestamptz, interval) IS
+    'Creates the raw_packets partitions (UTC hours or days) covering lo to hi that no partition covers yet, moving rows out of the default partition; returns how many';
+
+-- A partition of its own for each of these UTC days (a capture of another time replayed), unless
+-- partitions already cover part of the day.
+CREATE FUNCTION ensure_raw_packet_partitions(days date[]) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = @extschema@, pg_temp
+AS $fn$
+DECLARE
+    day     date;
+    created integer := 0;
+BEGIN
+    IF cardinality(days) > 366 THEN
+        RAISE EXCEPTION 'ensure_raw_packet_partitions: % days requested, at most 366 per call', cardinality(days)
+            USING HINT = 'Packets of other days are kept in raw_packets_default until their partition exists.';
+    END IF;
+    FOR day IN SELECT DISTINCT d FROM unnest(days) AS d WHERE d IS NOT NULL ORDER BY d LOOP
+        created := created + create_packet_partitions(day::timestamp AT TIME ZONE 'UTC',
+                                                      (day + 1)::timestamp AT TIME ZONE 'UTC', interval '1 day');
+    END LOOP;
+    RETURN created;
+END
+$fn$;
+
 COMMENT ON FUNCTION ensure_raw_packet_partitions(date[]) IS
-    'Creates the daily raw_packets partitions for these UTC dates (moving rows out of the default partition); returns how many were created';
+    'Creates daily raw_packets partitions for these UTC dates (moving rows out of the default partition); returns how many were created';
 
 -- Summarizes the packet ranges of the bloom indexes that are not yet summarized, in the
--- partitions of these UTC days and the default partition (run_jobs calls it for the days it
--- saw packets of). A partition that VACUUM or ANALYZE holds is left for the next call: they
+-- partitions overlapping these times and the default partition (run_jobs calls it for the times
+-- it saw packets of). A partition that VACUUM or ANALYZE holds is left for the next call: they
 -- summarize it too, and waiting on them would hold up the windows.
-CREATE FUNCTION summarize_packet_ranges(first_day date, last_day date) RETURNS integer
+CREATE FUNCTION summarize_packet_ranges(first timestamptz, last timestamptz) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = @extschema@, pg_temp
 SET lock_timeout = '20ms'
@@ -160,12 +207,11 @@ DECLARE
 BEGIN
     FOR summary IN
         SELECT i.indexrelid::regclass
-        FROM pg_inherits h JOIN pg_index i ON i.indexrelid = h.inhrelid JOIN pg_class c ON c.oid = i.indrelid
+        FROM pg_inherits h JOIN pg_index i ON i.indexrelid = h.inhrelid
+        JOIN packet_partitions p ON p.partition = i.indrelid
         WHERE h.inhparent IN ('raw_packets_src_ip_bloom'::regclass, 'raw_packets_dst_ip_bloom'::regclass,
                               'raw_packets_src_port_bloom'::regclass, 'raw_packets_dst_port_bloom'::regclass)
-          AND CASE WHEN c.relname ~ '^raw_packets_p[0-9]{8}$'
-                   THEN to_date(substr(c.relname, 14), 'YYYYMMDD') BETWEEN first_day AND last_day
-                   ELSE c.relname = 'raw_packets_default' END
+          AND (p.lo IS NULL OR (p.lo <= last AND p.hi > first))
     LOOP
         BEGIN
             summarized := summarized + brin_summarize_new_values(summary);
@@ -177,18 +223,18 @@ BEGIN
 END
 $fn$;
 
-COMMENT ON FUNCTION summarize_packet_ranges(date, date) IS
-    'Summarizes new raw_packets ranges for the host and port index in these days'' partitions; returns how many ranges';
+COMMENT ON FUNCTION summarize_packet_ranges(timestamptz, timestamptz) IS
+    'Summarizes new raw_packets ranges of the host and port indexes in the partitions holding these times; returns how many ranges';
 
--- A day's partition takes no live traffic an hour after the day ended: it gets btree indexes on
--- addresses and ports (built once, in sorted order: ~11 s for the four over 10M packets), which
--- the planner uses on its own to find any host's or port's packets exactly. Live partitions keep
+-- A partition takes no live traffic an hour after its end: it gets btree indexes on addresses
+-- and ports (built once, in sorted order: ~11 s for the four over 10M packets), which the
+-- planner uses on its own to find any host's or port's packets exactly. Live partitions keep
 -- only the bloom indexes, cheap at insert. The default partition has them from the start (it
--- only holds packets of days without a partition). A day still being written (a capture of an
--- old day being replayed: busy_from..busy_until, the days run_jobs just saw packets of) waits.
--- Builds one partition per call, newest first (it holds that partition against inserts while it
--- builds, and gives up after lock_timeout if inserts hold it); returns it, or NULL.
-CREATE FUNCTION index_closed_packet_partitions(busy_from date DEFAULT NULL, busy_until date DEFAULT NULL)
+-- only holds packets of times without a partition). A partition still being written (a capture
+-- of an old time being replayed: busy_from..busy_until, the times run_jobs just saw packets of)
+-- waits. Builds one partition per call, newest first (it holds that partition against inserts
+-- while it builds, and gives up after lock_timeout if inserts hold it); returns it, or NULL.
+CREATE FUNCTION index_closed_packet_partitions(busy_from timestamptz DEFAULT NULL, busy_until timestamptz DEFAULT NULL)
 RETURNS regclass
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = @extschema@, pg_temp
@@ -198,15 +244,12 @@ DECLARE
     part   regclass;
     col    text;
 BEGIN
-    SELECT c.oid::regclass INTO part
-    FROM pg_inherits h JOIN pg_class c ON c.oid = h.inhrelid,
-         LATERAL (SELECT CASE WHEN c.relname ~ '^raw_packets_p[0-9]{8}$'
-                              THEN to_date(substr(c.relname, 14), 'YYYYMMDD') END AS day) d
-    WHERE h.inhparent = 'raw_packets'::regclass
-      AND d.day < ((now() - interval '1 hour') AT TIME ZONE 'UTC')::date
-      AND NOT coalesce(d.day BETWEEN busy_from AND busy_until, false)
-      AND to_regclass(quote_ident(c.relname || '_dst_port_btree')) IS NULL
-    ORDER BY d.day DESC
+    SELECT p.partition INTO part
+    FROM packet_partitions p
+    WHERE p.hi < now() - interval '1 hour'
+      AND NOT coalesce(p.lo <= busy_until AND p.hi > busy_from, false)
+      AND to_regclass(quote_ident(p.partition::text || '_dst_port_btree')) IS NULL
+    ORDER BY p.lo DESC
     LIMIT 1;
     IF part IS NULL THEN
         RETURN NULL;
@@ -220,51 +263,52 @@ EXCEPTION WHEN lock_not_available THEN
 END
 $fn$;
 
-COMMENT ON FUNCTION index_closed_packet_partitions(date, date) IS
-    'Gives the newest raw_packets partition of a closed day (ended over an hour ago) that lacks them btree indexes on addresses and ports; returns it';
+COMMENT ON FUNCTION index_closed_packet_partitions(timestamptz, timestamptz) IS
+    'Gives the newest raw_packets partition closed over an hour ago that lacks them btree indexes on addresses and ports; returns it';
 
--- Partitions for the days around now, so live traffic never waits on DDL (the front calls it
--- hourly). One day ahead by default: every partition, empty or not, costs each query on
--- raw_packets that cannot prune it some planning (measured: a host search's estimate 0.9 ms with
--- 7 empty days ahead, 0.2 ms without), and a batch for a later day creates its partition anyway.
-CREATE FUNCTION ensure_raw_packet_partitions_ahead(days_ahead integer DEFAULT 1) RETURNS integer
+-- Partitions for the hours around now (the previous one for late packets, this one, and
+-- hours_ahead more), so live traffic never waits on DDL. Two hours ahead by default: every
+-- partition, empty or not, costs each query on raw_packets that cannot prune it some planning.
+CREATE FUNCTION ensure_packet_partitions_ahead(hours_ahead integer DEFAULT 2) RETURNS integer
 LANGUAGE sql SECURITY DEFINER
 SET search_path = @extschema@, pg_temp
+SET TimeZone = 'UTC'
 AS $fn$
-    SELECT ensure_raw_packet_partitions(array_agg(d::date))
-    FROM generate_series((now() AT TIME ZONE 'UTC')::date - 1,
-                         (now() AT TIME ZONE 'UTC')::date + least(greatest(days_ahead, 0), 365),
-                         interval '1 day') AS d
+    SELECT create_packet_partitions(date_trunc('hour', now()) - interval '1 hour',
+                                    date_trunc('hour', now()) + (least(greatest(hours_ahead, 0), 168) + 1) * interval '1 hour',
+                                    interval '1 hour')
 $fn$;
 
-SELECT ensure_raw_packet_partitions_ahead();
+COMMENT ON FUNCTION ensure_packet_partitions_ahead(integer) IS
+    'Creates the hourly raw_packets partitions from the previous hour to hours_ahead hours ahead; returns how many were created';
 
 -- The database's own upkeep of packet storage, run by the long job every tick (run_jobs): the
--- daily partitions from yesterday to tomorrow exist (checked cheaply, created when the day
--- turns), and batch ids older than a week are forgotten. Nothing a client sends creates a
--- partition: a packet of a day without one is stored in raw_packets_default, so however many
--- days a batch claims, the partitions stay those of the days around now (and those a DBA makes
--- with ensure_raw_packet_partitions(), e.g. for an old capture replayed). Returns the
+-- hourly partitions around now exist (checked cheaply, created when the hour turns), batch ids
+-- older than a week are forgotten, and the retention policies are applied. Nothing a client
+-- sends creates a partition: a packet of a time without one is stored in raw_packets_default,
+-- so however many times a batch claims, the partitions stay those around now (and those a DBA
+-- makes with ensure_raw_packet_partitions(), e.g. for an old capture replayed). Returns the
 -- partitions created.
 CREATE FUNCTION maintain_packet_storage() RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = @extschema@, pg_temp
 AS $fn$
 DECLARE
-    today   date := (now() AT TIME ZONE 'UTC')::date;
-    created integer := 0;
+    next_hour timestamptz := date_trunc('hour', now()) + interval '1 hour';
+    created   integer := 0;
 BEGIN
-    IF to_regclass(quote_ident('raw_packets_p' || to_char(today, 'YYYYMMDD'))) IS NULL
-       OR to_regclass(quote_ident('raw_packets_p' || to_char(today + 1, 'YYYYMMDD'))) IS NULL THEN
-        created := ensure_raw_packet_partitions_ahead();
+    IF NOT EXISTS (SELECT FROM packet_partitions WHERE lo <= now() AND hi > now())
+       OR NOT EXISTS (SELECT FROM packet_partitions WHERE lo <= next_hour AND hi > next_hour) THEN
+        created := ensure_packet_partitions_ahead();
     END IF;
     PERFORM prune_ingest_batches();
+    PERFORM apply_retention();
     RETURN created;
 END
 $fn$;
 
 COMMENT ON FUNCTION maintain_packet_storage() IS
-    'Partitions from yesterday to tomorrow, old batch ids pruned (the long job runs it every tick); returns partitions created';
+    'Hourly partitions around now, old batch ids pruned, retention applied (the long job runs it every tick); returns partitions created';
 
 -- Window features, one row per window, scope and host. Feature columns arrive with the
 -- feature list (a later version); the keys and prediction columns are fixed here.
@@ -481,13 +525,14 @@ $fn$;
 -- Least privilege: the ingest role writes packets and batch ids, nothing else (no partitions:
 -- those are the database's own upkeep).
 REVOKE ALL ON FUNCTION ensure_raw_packet_partitions(date[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ensure_raw_packet_partitions_ahead(integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION create_packet_partitions(timestamptz, timestamptz, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ensure_packet_partitions_ahead(integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION authenticate_sensor(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION prune_ingest_batches(interval) FROM PUBLIC;
 REVOKE ALL ON FUNCTION create_sensor_token(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION revoke_sensor_tokens(text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION summarize_packet_ranges(date, date) FROM PUBLIC;
-REVOKE ALL ON FUNCTION index_closed_packet_partitions(date, date) FROM PUBLIC;
+REVOKE ALL ON FUNCTION summarize_packet_ranges(timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION index_closed_packet_partitions(timestamptz, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION maintain_packet_storage() FROM PUBLIC;
 
 GRANT INSERT ON raw_packets TO traffic_ingest;
@@ -495,4 +540,4 @@ GRANT INSERT ON ingest_batches TO traffic_ingest;
 GRANT EXECUTE ON FUNCTION authenticate_sensor(text) TO traffic_ingest;
 
 GRANT SELECT ON raw_packets, aggregated_features, detected_alerts, models TO traffic_reader;
-GRANT SELECT ON alert_windows, window_jobs, window_progress TO traffic_reader;
+GRANT SELECT ON alert_windows, window_jobs, window_progress, packet_partitions TO traffic_reader;

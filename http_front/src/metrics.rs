@@ -1,6 +1,7 @@
 //! `GET /metrics` in Prometheus' text format: what the front counts itself (packets ingested,
 //! batches refused and why, request latencies by route) and what the database knows at scrape
-//! time (materialization lag per window size, alerts by type and severity).
+//! time (materialization lag per window size, alerts by type and severity, bytes per table, and
+//! what retention keeps and removed).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,6 +28,72 @@ pub struct Metrics {
     request_seconds: HistogramVec,
     lag_seconds: GaugeVec,
     alerts: GaugeVec,
+    table_bytes: GaugeVec,
+    retention: RetentionGauges,
+}
+
+/// What the view retention_status says, per kind of data (packets, windows, alerts).
+struct RetentionGauges {
+    keep_seconds: GaugeVec,
+    max_bytes: GaugeVec,
+    bytes: GaugeVec,
+    oldest_kept: GaugeVec,
+    partitions_dropped: GaugeVec,
+    rows_removed: GaugeVec,
+}
+
+impl RetentionGauges {
+    fn new() -> RetentionGauges {
+        let gauge = |name: &str, help: &str| GaugeVec::new(Opts::new(name, help), &["data"]).expect("valid metric");
+        RetentionGauges {
+            keep_seconds: gauge("traffic_retention_keep_seconds", "How long retention keeps this data (event time)"),
+            max_bytes: gauge("traffic_retention_max_bytes", "The size budget of this data, where one is set"),
+            bytes: gauge("traffic_retention_bytes", "Bytes this data takes now (tables, indexes, TOAST)"),
+            oldest_kept: gauge(
+                "traffic_retention_oldest_kept_timestamp_seconds",
+                "Event time of the oldest row of this data kept (Unix seconds)",
+            ),
+            partitions_dropped: gauge(
+                "traffic_retention_partitions_dropped",
+                "Partitions of this data retention dropped in the last day",
+            ),
+            rows_removed: gauge(
+                "traffic_retention_rows_removed",
+                "Rows of this data retention removed in the last day (dropped partitions: estimated)",
+            ),
+        }
+    }
+
+    fn all(&self) -> [&GaugeVec; 6] {
+        [
+            &self.keep_seconds,
+            &self.max_bytes,
+            &self.bytes,
+            &self.oldest_kept,
+            &self.partitions_dropped,
+            &self.rows_removed,
+        ]
+    }
+
+    fn set(&self, rows: &[tokio_postgres::Row]) {
+        for gauge in self.all() {
+            gauge.reset();
+        }
+        for row in rows {
+            let data = [row.get::<_, &str>("data")];
+            let set = |gauge: &GaugeVec, column: &str| {
+                if let Some(value) = row.get::<_, Option<f64>>(column) {
+                    gauge.with_label_values(&data).set(value);
+                }
+            };
+            set(&self.keep_seconds, "keep_seconds");
+            set(&self.max_bytes, "max_bytes");
+            set(&self.bytes, "bytes");
+            set(&self.oldest_kept, "oldest_kept");
+            set(&self.partitions_dropped, "partitions_dropped");
+            set(&self.rows_removed, "rows_removed");
+        }
+    }
 }
 
 impl Metrics {
@@ -61,16 +128,37 @@ impl Metrics {
             &["alert_type", "severity"],
         )
         .expect("valid metric");
-        for metric in [
-            Box::new(packets_ingested.clone()) as Box<dyn prometheus::core::Collector>,
+        let table_bytes = GaugeVec::new(
+            Opts::new(
+                "traffic_table_bytes",
+                "Bytes of each table of the extension with its indexes and TOAST (raw_packets: all its partitions)",
+            ),
+            &["table"],
+        )
+        .expect("valid metric");
+        let retention = RetentionGauges::new();
+        let mut collectors: Vec<Box<dyn prometheus::core::Collector>> = vec![
+            Box::new(packets_ingested.clone()),
             Box::new(batches_rejected.clone()),
             Box::new(request_seconds.clone()),
             Box::new(lag_seconds.clone()),
             Box::new(alerts.clone()),
-        ] {
+            Box::new(table_bytes.clone()),
+        ];
+        collectors.extend(retention.all().map(|g| Box::new(g.clone()) as Box<dyn prometheus::core::Collector>));
+        for metric in collectors {
             registry.register(metric).expect("metric names are unique");
         }
-        Metrics { registry, packets_ingested, batches_rejected, request_seconds, lag_seconds, alerts }
+        Metrics {
+            registry,
+            packets_ingested,
+            batches_rejected,
+            request_seconds,
+            lag_seconds,
+            alerts,
+            table_bytes,
+            retention,
+        }
     }
 }
 
@@ -122,6 +210,14 @@ WHERE j.newest_event IS NOT NULL AND p.materialized_until IS NOT NULL";
 
 const ALERTS_SQL: &str = "SELECT alert_type, severity, count(*)::float8 AS alerts FROM detected_alerts GROUP BY 1, 2";
 
+const TABLE_BYTES_SQL: &str = include_str!("../sql/table_bytes.sql");
+
+const RETENTION_SQL: &str = "
+SELECT data, extract(epoch FROM keep)::float8 AS keep_seconds, max_bytes::float8 AS max_bytes, bytes::float8 AS bytes,
+       extract(epoch FROM oldest_kept)::float8 AS oldest_kept, partitions_dropped_last_day::float8 AS partitions_dropped,
+       rows_removed_last_day::float8 AS rows_removed
+FROM retention_status";
+
 /// `GET /metrics`.
 #[utoipa::path(get, path = "/metrics",
     description = "Prometheus text format: with METRICS_TOKEN or an admin's credentials (or without any on METRICS_LISTEN_ADDR).",
@@ -130,6 +226,8 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, Api
     let client = state.pool.get().await?;
     let lag = client.query(LAG_SQL, &[]).await?;
     let alerts = client.query(ALERTS_SQL, &[]).await?;
+    let tables = client.query(TABLE_BYTES_SQL, &[]).await?;
+    let retention = client.query(RETENTION_SQL, &[]).await?;
     drop(client);
     let m = &state.metrics;
     m.lag_seconds.reset();
@@ -141,6 +239,11 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Result<Response, Api
         let labels = [row.get::<_, &str>("alert_type"), row.get::<_, &str>("severity")];
         m.alerts.with_label_values(&labels).set(row.get("alerts"));
     }
+    m.table_bytes.reset();
+    for row in &tables {
+        m.table_bytes.with_label_values(&[row.get::<_, &str>("table_name")]).set(row.get("bytes"));
+    }
+    m.retention.set(&retention);
     let mut body = Vec::new();
     prometheus::TextEncoder::new()
         .encode(&m.registry.gather(), &mut body)

@@ -60,14 +60,16 @@ pub fn run_job(job: &str, sizes: &[u32]) -> Result<i64, pgrx::spi::Error> {
     }
     let Some(watermark) = watermark else {
         if job == MAINTAINING_JOB {
+            // Partitions, batch ids and retention (maintain_packet_storage in sql/schema.sql).
             Spi::run("SELECT maintain_packet_storage()")?;
         }
         return Ok(0);
     };
     let top_k = settings::top_k();
+    let removed_until = packets_removed_until()?;
     let mut plans = Vec::new();
     for &seconds in sizes {
-        plans.push(plan(seconds, &ranges, watermark)?);
+        plans.push(plan(seconds, &ranges, watermark, removed_until)?);
     }
     let written = materialize(&plans, largest, top_k, read_ahead)?;
     for plan in &plans {
@@ -90,22 +92,16 @@ pub fn run_job(job: &str, sizes: &[u32]) -> Result<i64, pgrx::spi::Error> {
     Ok(written)
 }
 
-/// raw_packets' address and port indexes: summarizes the bloom indexes over the days the consumed
-/// ranges touched, and gives one closed day's partition its btree indexes (not a day just
+/// raw_packets' address and port indexes: summarizes the bloom indexes of the partitions the
+/// consumed ranges touched, and gives one closed partition its btree indexes (not one just
 /// written to).
 fn maintain_packet_indexes(ranges: &[Invalidation]) -> Result<(), pgrx::spi::Error> {
     let lo = ranges.iter().map(|r| r.lo).min().map(timestamptz);
     let hi = ranges.iter().map(|r| r.hi).max().map(timestamptz);
     if lo.is_some() {
-        Spi::run_with_args(
-            "SELECT summarize_packet_ranges(($1 AT TIME ZONE 'UTC')::date, ($2 AT TIME ZONE 'UTC')::date)",
-            &[lo.into(), hi.into()],
-        )?;
+        Spi::run_with_args("SELECT summarize_packet_ranges($1, $2)", &[lo.into(), hi.into()])?;
     }
-    Spi::run_with_args(
-        "SELECT index_closed_packet_partitions(($1 AT TIME ZONE 'UTC')::date, ($2 AT TIME ZONE 'UTC')::date)",
-        &[lo.into(), hi.into()],
-    )
+    Spi::run_with_args("SELECT index_closed_packet_partitions($1, $2)", &[lo.into(), hi.into()])
 }
 
 /// (lo, hi) event-time ranges, Unix microseconds, with the wall-clock time they were recorded.
@@ -175,6 +171,13 @@ fn advance_watermark(job: &str, ranges: &[Invalidation], largest: u32) -> Result
     Ok((Some(if now - arrival > lateness { newest + largest } else { newest - lateness }), tick))
 }
 
+/// The end of the newest packets retention removed (Unix µs), if it removed any. Windows that
+/// start before it are final: some of their packets may be gone, so a late packet there (a sensor
+/// back from a long outage) is stored but does not make them be computed again from what is left.
+fn packets_removed_until() -> Result<Option<i64>, pgrx::spi::Error> {
+    Spi::get_one(&format!("SELECT {} FROM retention_log WHERE data = 'packets'", micros_of("max(hi)")))
+}
+
 /// What one window size needs this tick: spans [lo, hi) of window starts to (re)compute.
 struct Plan {
     seconds: u32,
@@ -187,14 +190,22 @@ fn window_seconds_arg(seconds: u32) -> pgrx::datum::DatumWithOid<'static> {
     i32::try_from(seconds).unwrap_or(i32::MAX).into()
 }
 
-/// The windows of one size to compute: closed ones with late packets, then newly closed ones.
-fn plan(seconds: u32, ranges: &[Invalidation], watermark: i64) -> Result<Plan, pgrx::spi::Error> {
+/// The windows of one size to compute: closed ones with late packets, then newly closed ones;
+/// none that starts before `removed_until` (packets_removed_until).
+fn plan(
+    seconds: u32,
+    ranges: &[Invalidation],
+    watermark: i64,
+    removed_until: Option<i64>,
+) -> Result<Plan, pgrx::spi::Error> {
     let width = micros(i64::from(seconds));
     let until: Option<i64> = Spi::get_one_with_args(
         &format!("SELECT {} FROM window_progress WHERE window_seconds = $1", micros_of("materialized_until")),
         &[window_seconds_arg(seconds)],
     )?;
-    let earliest = ranges.iter().map(|r| window_start(r.lo, seconds)).min();
+    // The first window starting at or after removed_until.
+    let first_open = removed_until.map_or(i64::MIN, |t| window_start(t.saturating_add(width - 1), seconds));
+    let earliest = ranges.iter().map(|r| window_start(r.lo, seconds).max(first_open)).min();
     let Some(from) = until.or(earliest) else { return Ok(Plan { seconds, spans: Vec::new(), closed_until: 0 }) };
     let closed_until = window_start(watermark, seconds).max(from);
 
@@ -202,7 +213,11 @@ fn plan(seconds: u32, ranges: &[Invalidation], watermark: i64) -> Result<Plan, p
     let mut spans: Vec<(i64, i64)> = ranges
         .iter()
         .filter(|r| r.lo < from)
-        .map(|r| (window_start(r.lo, seconds), (window_start(r.hi.min(from - 1), seconds) + width).min(from)))
+        .map(|r| {
+            let lo = window_start(r.lo, seconds).max(first_open);
+            (lo, (window_start(r.hi.min(from - 1), seconds) + width).min(from))
+        })
+        .filter(|(lo, hi)| lo < hi)
         .collect();
     if closed_until > from {
         spans.push((from, closed_until));

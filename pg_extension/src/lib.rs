@@ -21,7 +21,8 @@ mod worker;
 
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 extension_sql_file!("../sql/auth.sql", name = "auth", requires = ["schema"]);
-extension_sql_file!("../sql/dump.sql", name = "dump", requires = ["schema", "auth"]);
+extension_sql_file!("../sql/retention.sql", name = "retention", requires = ["schema"]);
+extension_sql_file!("../sql/dump.sql", name = "dump", requires = ["schema", "auth", "retention"]);
 // The hashing functions are for auth.sql's functions, not for any role to burn CPU with.
 extension_sql!(
     "REVOKE ALL ON FUNCTION hash_front_password(text) FROM PUBLIC;

@@ -29,14 +29,39 @@ fn raw_packets_matches_the_core_schema() {
     assert!(drift.is_empty(), "raw_packets drifted from traffic_core::COLUMNS: {drift:?}");
 }
 
+/// The name of the hourly partition `hours` hours from now.
+fn hour_partition(hours: i32) -> String {
+    Spi::get_one::<String>(&format!(
+        "SELECT 'raw_packets_p' || to_char(date_trunc('hour', now() AT TIME ZONE 'UTC') + {hours} * interval '1 hour',
+                                           'YYYYMMDD\"_\"HH24')"
+    ))
+    .expect("runs")
+    .expect("a name")
+}
+
 #[pg_test]
-fn partitions_exist_around_today() {
-    let covered = count(
-        "SELECT count(*)
-         FROM generate_series((now() AT TIME ZONE 'UTC')::date - 1, (now() AT TIME ZONE 'UTC')::date + 1, interval '1 day') d
-         WHERE to_regclass('raw_packets_p' || to_char(d, 'YYYYMMDD')) IS NOT NULL",
+fn the_long_job_makes_hourly_partitions_around_now() {
+    assert_eq!(count("SELECT count(*) FROM packet_partitions WHERE lo IS NOT NULL"), 0, "none at CREATE EXTENSION");
+    assert_eq!(Spi::get_one::<i32>("SELECT maintain_packet_storage()").unwrap(), Some(4));
+    let names: Vec<String> = (-1..=2).map(hour_partition).collect();
+    let made = Spi::get_one::<Vec<String>>("SELECT array_agg(partition::text ORDER BY lo) FROM packet_partitions WHERE lo IS NOT NULL")
+        .unwrap()
+        .unwrap();
+    assert_eq!(made, names, "the previous hour, this one and two ahead");
+    assert_eq!(
+        count("SELECT count(*) FROM packet_partitions WHERE lo IS NOT NULL AND hi - lo = interval '1 hour'"),
+        4,
+        "each an hour"
     );
-    assert_eq!(covered, 3, "a daily partition from yesterday to tomorrow");
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM pg_depend d JOIN pg_inherits h ON h.inhrelid = d.objid
+             WHERE d.deptype = 'e' AND h.inhparent = 'raw_packets'::regclass
+               AND d.objid <> 'raw_packets_default'::regclass"
+        ),
+        0,
+        "made at run time, not members of the extension: retention may drop them, pg_dump sees them"
+    );
 }
 
 #[pg_test]
@@ -68,9 +93,11 @@ fn packets_of_any_date_are_stored_and_moved_out_of_the_default_partition() {
 
 #[pg_test]
 fn address_and_port_indexes_are_kept_by_the_jobs() {
-    // Three days: long closed, the day before yesterday (closed), and today (live).
+    // Three days: long closed, the day before yesterday (closed), and today (live), all kept.
     Spi::run(
-        "SELECT ensure_raw_packet_partitions(ARRAY['1999-03-04'::date, (now() AT TIME ZONE 'UTC')::date - 2]);
+        "SELECT set_retention(data, '100 years') FROM retention_defaults;
+         SELECT ensure_raw_packet_partitions(ARRAY['1999-03-04'::date, (now() AT TIME ZONE 'UTC')::date - 2]);
+         SELECT ensure_packet_partitions_ahead();
          INSERT INTO raw_packets (ts, interface, length, src_ip, dst_ip, src_port, dst_port)
          SELECT d + i * interval '1 second', 'eth0', 60, ('10.0.' || (i / 256) || '.' || (i % 256))::inet,
                 '192.168.1.1', 40000 + i, 80
@@ -79,16 +106,14 @@ fn address_and_port_indexes_are_kept_by_the_jobs() {
     )
     .expect("packets");
     let btrees = |part: &str| count(&format!("SELECT count(*) FROM pg_indexes WHERE tablename = '{part}' AND indexname LIKE '%_btree'"));
-    let today = Spi::get_one::<String>("SELECT 'raw_packets_p' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD')")
-        .unwrap()
-        .unwrap();
+    let today = hour_partition(0);
     let closed = Spi::get_one::<String>("SELECT 'raw_packets_p' || to_char((now() AT TIME ZONE 'UTC')::date - 2, 'YYYYMMDD')")
         .unwrap()
         .unwrap();
     assert_eq!(btrees("raw_packets_default"), 4, "the default partition has them from the start");
 
     // A closed day just written to waits; the others are indexed one per call, newest first
-    // (yesterday's too, empty, once it has been over for an hour).
+    // (the hours around now are not closed).
     let index_all = |call: &str| {
         let mut indexed = Vec::new();
         while let Some(part) = Spi::get_one::<String>(call).unwrap() {
@@ -99,7 +124,7 @@ fn address_and_port_indexes_are_kept_by_the_jobs() {
     let first = index_all("SELECT index_closed_packet_partitions('1999-03-04', '1999-03-04')::text");
     assert_eq!(first.last(), Some(&closed), "newest first, 1999-03-04 busy: {first:?}");
     assert_eq!(index_all("SELECT index_closed_packet_partitions()::text"), ["raw_packets_p19990304"]);
-    assert_eq!((btrees(&closed), btrees("raw_packets_p19990304"), btrees(&today)), (4, 4, 0), "live days keep only the blooms");
+    assert_eq!((btrees(&closed), btrees("raw_packets_p19990304"), btrees(&today)), (4, 4, 0), "live partitions keep only the blooms");
 
     // The jobs summarize the bloom indexes of the days they saw packets of.
     let unsummarized = |part: &str| {
@@ -144,18 +169,45 @@ fn ingest_role_cannot_create_partitions() {
     Spi::run("SELECT ensure_raw_packet_partitions(ARRAY[current_date + 30])").unwrap();
 }
 
-/// The long job keeps partitions from yesterday to tomorrow, whatever was dropped.
+/// The long job keeps the partitions around now, whatever was dropped.
 #[pg_test]
-fn the_long_job_keeps_partitions_around_today() {
-    let tomorrow =
-        Spi::get_one::<String>("SELECT 'raw_packets_p' || to_char((now() AT TIME ZONE 'UTC')::date + 1, 'YYYYMMDD')")
-            .unwrap()
-            .unwrap();
-    // Made by CREATE EXTENSION, the partition is one of the extension's members.
-    Spi::run(&format!("ALTER EXTENSION traffic_analyzer DROP TABLE {tomorrow}; DROP TABLE {tomorrow}")).unwrap();
+fn the_long_job_keeps_partitions_around_now() {
+    Spi::run("SELECT maintain_packet_storage()").unwrap();
+    Spi::run(&format!("DROP TABLE {}", hour_partition(1))).unwrap();
     assert_eq!(Spi::get_one::<i32>("SELECT maintain_packet_storage()").unwrap(), Some(1));
-    assert_eq!(count(&format!("SELECT count(*) FROM pg_class WHERE relname = '{tomorrow}'")), 1);
+    assert_eq!(count(&format!("SELECT count(*) FROM pg_class WHERE relname = '{}'", hour_partition(1))), 1);
     assert_eq!(Spi::get_one::<i32>("SELECT maintain_packet_storage()").unwrap(), Some(0), "nothing more to do");
+}
+
+#[pg_test]
+fn a_day_partly_covered_by_hours_is_left_to_them() {
+    Spi::run("SELECT ensure_packet_partitions_ahead(0)").unwrap();
+    let today = Spi::get_one::<i32>("SELECT ensure_raw_packet_partitions(ARRAY[(now() AT TIME ZONE 'UTC')::date])").unwrap();
+    assert_eq!(today, Some(0), "partitions never overlap");
+}
+
+#[pg_test]
+#[should_panic(expected = "set_retention: no data named 'flows'")]
+fn retention_names_what_it_applies_to() {
+    Spi::run("SELECT set_retention('flows', '1 day')").unwrap();
+}
+
+#[pg_test]
+#[should_panic(expected = "a size budget of 1000 bytes for windows")]
+fn only_packets_have_a_size_budget() {
+    Spi::run("SELECT set_retention('windows', max_bytes => 1000)").unwrap();
+}
+
+#[pg_test]
+fn retention_policies_override_the_defaults() {
+    Spi::run("SELECT set_retention('packets', '6 hours', 5000000000)").unwrap();
+    Spi::run("SELECT set_retention('alerts', max_bytes => NULL)").unwrap();
+    let policies = Spi::get_one::<String>(
+        "SELECT string_agg(data || ' ' || keep || ' ' || coalesce(max_bytes::text, '-'), ', ' ORDER BY data) FROM retention",
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(policies, "alerts 1 year -, packets 06:00:00 5000000000, windows 90 days -");
 }
 
 #[pg_test]
@@ -359,9 +411,10 @@ fn run_jobs_materializes_closed_windows_then_everything_when_quiet() {
 #[pg_test]
 fn packets_years_apart_do_not_walk_the_empty_time_between() {
     // 2003 and 2024: 4.3 million empty 5 s windows between them (walked one query each, this
-    // took hours).
+    // took hours). Both kept, whatever their age.
     Spi::run(
-        "INSERT INTO raw_packets (ts, interface, src_ip, dst_ip, protocol, length, src_port, dst_port)
+        "SELECT set_retention(data, '100 years') FROM retention_defaults;
+         INSERT INTO raw_packets (ts, interface, src_ip, dst_ip, protocol, length, src_port, dst_port)
          VALUES ('2003-06-01 12:00:01+00', 'eth0', '10.0.0.1', '10.0.0.2', 'UDP', 100, 5, 53),
                 ('2024-01-01 00:00:01+00', 'eth0', '10.0.0.1', '10.0.0.2', 'UDP', 100, 5, 53)",
     )

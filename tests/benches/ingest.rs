@@ -40,7 +40,7 @@ async fn main() -> anyhow::Result<()> {
     let packets = synthetic_packets(total, now - 1800.0, 900.0);
     // Partitions exist beforehand, so every phase measures only the writes.
     for db in [&db, &bare] {
-        db.admin.batch_execute("SELECT ensure_raw_packet_partitions_ahead(1)").await?;
+        db.admin.batch_execute("SELECT ensure_packet_partitions_ahead()").await?;
     }
     println!(
         "ingest benchmark: {total} packets, batches of {batch}, {concurrency} concurrent connections to the front, \

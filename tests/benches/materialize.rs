@@ -60,7 +60,7 @@ async fn throughput() -> anyhow::Result<()> {
     let db = TestDb::create("ta_bench_materialize").await?;
     let now = chrono::Utc::now().timestamp() as f64;
     // Half an hour of traffic, an hour ago: every window of every size is closed.
-    db.admin.batch_execute("SELECT ensure_raw_packet_partitions_ahead(1)").await?;
+    db.admin.batch_execute("SELECT ensure_packet_partitions_ahead()").await?;
     let packets = synthetic_packets(total, now - 3600.0, 1800.0);
     e2e::copy_packets(&db.admin, &packets).await?;
     db.admin.batch_execute("VACUUM ANALYZE raw_packets").await?;

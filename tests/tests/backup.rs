@@ -1,8 +1,9 @@
 //! Backups: `pg_dump` of a database with the extension, restored by `pg_restore` into a fresh
 //! database, keeps every row of the tables sql/dump.sql marks (windows, alerts and their windows,
-//! models with the active one, sensor tokens, users, sessions, API tokens, batch ids), and the
-//! restored database goes on: new packets are windowed, new models and alerts are written after
-//! the restored ones (the identity sequences came back with their rows).
+//! models with the active one, sensor tokens, users, sessions, API tokens, batch ids, retention
+//! policies and log), and the restored database goes on: new packets are windowed, new models
+//! and alerts are written after the restored ones (the identity sequences came back with their
+//! rows).
 
 use std::process::Command;
 
@@ -10,7 +11,7 @@ use e2e::{admin, copy_packets, pg_port, synthetic_packets, TestDb};
 use traffic_core::features::{FEATURES, FEATURE_VERSION};
 
 /// The tables whose rows a dump keeps (sql/dump.sql).
-const KEPT: [&str; 9] = [
+const KEPT: [&str; 11] = [
     "aggregated_features",
     "detected_alerts",
     "alert_windows",
@@ -20,6 +21,8 @@ const KEPT: [&str; 9] = [
     "front_users",
     "front_sessions",
     "api_tokens",
+    "retention_policies",
+    "retention_log",
 ];
 
 /// A table's rows, counted and digested.
@@ -59,7 +62,10 @@ async fn a_dump_restores_windows_alerts_models_tokens_and_users() {
              SELECT create_front_user('ana', 'reader', 'a long password for ana');
              SELECT create_api_token('ana', 'grafana');
              SELECT front_login('ana', 'a long password for ana', '127.0.0.1', 12, 60);
-             INSERT INTO ingest_batches (batch_id, sensor, packet_count) VALUES ('edge-1/run/1', 'edge-1', 20000);",
+             INSERT INTO ingest_batches (batch_id, sensor, packet_count) VALUES ('edge-1/run/1', 'edge-1', 20000);
+             SELECT set_retention('packets', '3 days', 50e9::bigint);
+             INSERT INTO retention_log (data, reason, removed, lo, hi, rows, bytes)
+             VALUES ('packets', 'age', 'raw_packets_p20231231_23', '2023-12-31 23:00+00', '2024-01-01 00:00+00', 10, 8192);",
         )
         .await
         .expect("alerts, tokens, users");

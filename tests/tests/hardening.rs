@@ -35,6 +35,8 @@ async fn ingest(front: &Front, body: Vec<u8>, gzipped: bool) -> (StatusCode, Val
 #[tokio::test]
 async fn batches_of_many_days_create_no_partition_and_reads_and_jobs_go_on() {
     let db = TestDb::create("ta_e2e_partition_attack").await.expect("db");
+    // Packets of 30 years, all kept: this is about partitions, not retention.
+    db.admin.batch_execute("SELECT set_retention(data, '100 years') FROM retention_defaults").await.expect("retention");
     let front = Front::start(&db.front_url().expect("url"), &[]).await.expect("front");
     let partitions = db.count(PARTITIONS).await;
     let rss_before = front.memory_kib("VmRSS");
@@ -60,7 +62,9 @@ async fn batches_of_many_days_create_no_partition_and_reads_and_jobs_go_on() {
     assert_eq!(response.json::<Vec<Value>>().await.unwrap().len(), 10);
     db.run_jobs_as_if_quiet().await.expect("run_jobs");
     assert!(db.count("SELECT count(*) FROM aggregated_features WHERE window_seconds = 5").await >= 35 * 64);
-    assert_eq!(db.count(PARTITIONS).await, partitions, "the jobs keep only the days around now");
+    let beyond_now = "SELECT count(*) FROM packet_partitions
+                      WHERE lo IS NOT NULL AND (hi < now() - interval '2 hours' OR lo > now() + interval '3 hours')";
+    assert_eq!(db.count(beyond_now).await, 0, "the jobs make only the hours around now");
     let rss_after = front.memory_kib("VmRSS");
     println!("partitions {partitions} before and after; front RSS {rss_before} KiB -> {rss_after} KiB");
     assert!(rss_after < rss_before + 64 * 1024, "front memory grew from {rss_before} to {rss_after} KiB");

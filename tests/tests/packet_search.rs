@@ -46,6 +46,8 @@ async fn searches_find_exactly_the_packets_through_either_index_or_by_time() {
     let day = 86_400.0;
     let today = (chrono::Utc::now().timestamp() as f64 / day).floor() * day;
     let closed = today - 4.0 * day;
+    // Kept past the default two days of packets.
+    db.admin.batch_execute("SELECT set_retention('packets', '30 days')").await.expect("retention");
     db.admin
         .execute(
             "SELECT ensure_raw_packet_partitions(ARRAY[to_timestamp($1)::date, to_timestamp($2)::date])",
@@ -66,8 +68,8 @@ async fn searches_find_exactly_the_packets_through_either_index_or_by_time() {
         .get(0);
     let btrees =
         format!("SELECT count(*) FROM pg_indexes WHERE tablename = '{closed_partition}' AND indexname LIKE '%btree'");
-    // The next ticks (no new packets) index closed days, one a tick, newest first (yesterday's,
-    // empty, may come first).
+    // The next ticks (no new packets) index closed partitions, one a tick, newest first (the
+    // hours before this one, empty, may come first).
     for _ in 0..3 {
         db.admin.batch_execute("SELECT run_jobs()").await.expect("a tick");
     }

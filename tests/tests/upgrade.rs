@@ -4,8 +4,8 @@
 use e2e::TestDb;
 
 /// Every earlier release, each upgraded to the current version.
-const PREVIOUS: [&str; 11] =
-    ["0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0", "0.6.0", "0.7.0", "0.8.0", "0.9.0", "0.10.0", "0.11.0"];
+const PREVIOUS: [&str; 12] =
+    ["0.1.0", "0.2.0", "0.3.0", "0.4.0", "0.5.0", "0.6.0", "0.7.0", "0.8.0", "0.9.0", "0.10.0", "0.11.0", "0.12.0"];
 
 /// Every object of the extension's schema that matters, one line each (partitions left out).
 const CATALOG: &str = r"
@@ -41,7 +41,14 @@ UNION ALL
 SELECT 'dumped by pg_dump ' || c::regclass::text FROM pg_extension e, unnest(e.extconfig) AS c
 WHERE e.extname = 'traffic_analyzer'
 UNION ALL
+SELECT 'view ' || viewname || ' ' || definition FROM pg_views WHERE schemaname = 'public'
+UNION ALL
+SELECT 'member ' || d.objid::regclass::text FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+WHERE e.extname = 'traffic_analyzer' AND d.deptype = 'e' AND d.classid = 'pg_class'::regclass
+UNION ALL
 SELECT 'row ' || job FROM window_jobs
+UNION ALL
+SELECT 'row ' || data || ' ' || keep || ' ' || coalesce(max_bytes::text, '') FROM retention_defaults
 UNION ALL
 SELECT 'row ' || window_seconds || ' ' || job FROM window_progress
 ORDER BY 1";
