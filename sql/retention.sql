@@ -85,6 +85,16 @@ CREATE INDEX retention_log_removed_until ON retention_log (data, hi);
 COMMENT ON COLUMN retention_log.removed IS 'The partition dropped, or ''rows''';
 COMMENT ON COLUMN retention_log.rows IS 'Rows removed (a partition: the planner''s estimate, NULL before its first ANALYZE)';
 
+-- The end of the newest packets retention removed: windows that start before it are final (a
+-- late packet there does not make the jobs compute them again from what is left), and hours
+-- before it are not partitioned again.
+CREATE FUNCTION packets_removed_until() RETURNS timestamptz
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = @extschema@, pg_temp
+AS $fn$
+    SELECT max(hi) FROM retention_log WHERE data = 'packets'
+$fn$;
+
 -- Windows behind an alert are kept while the alert is: retention looks them up by window key.
 CREATE INDEX alert_windows_window
     ON alert_windows (window_seconds, window_start, scope, coalesce(host, '0.0.0.0/0'::inet));
@@ -163,8 +173,8 @@ BEGIN
         RETURN 0;
     END IF;
     -- Packets before this are in materialized windows of every size and no pending change record.
-    SELECT CASE WHEN bool_and(materialized_until IS NOT NULL) THEN min(materialized_until) END
-    INTO safe_until FROM window_progress;
+    SELECT CASE WHEN bool_and(p.materialized_until IS NOT NULL) THEN min(p.materialized_until) END
+    INTO safe_until FROM unnest(window_sizes()) AS s (seconds) LEFT JOIN window_progress p ON p.window_seconds = s.seconds;
     IF safe_until IS NOT NULL THEN
         safe_until := least(safe_until, (SELECT min(lo) FROM window_invalidations));
     END IF;
@@ -266,5 +276,6 @@ COMMENT ON VIEW retention_status IS 'Per kind of data: its retention policy, byt
 REVOKE ALL ON FUNCTION set_retention(text, interval, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION drop_packet_partition(regclass, timestamptz, timestamptz, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION apply_retention() FROM PUBLIC;
+REVOKE ALL ON FUNCTION packets_removed_until() FROM PUBLIC;
 REVOKE ALL ON FUNCTION packet_partition_windowed(regclass, timestamptz, timestamptz, timestamptz) FROM PUBLIC;
 GRANT SELECT ON retention, retention_status, retention_log TO traffic_reader;

@@ -282,25 +282,57 @@ $fn$;
 COMMENT ON FUNCTION ensure_packet_partitions_ahead(integer) IS
     'Creates the hourly raw_packets partitions from the previous hour to hours_ahead hours ahead; returns how many were created';
 
+-- The hours around now, so the first packets need not wait for the scheduler's first tick: made
+-- like those the jobs make, ordinary tables rather than members of the extension (retention drops
+-- them, pg_dump sees them).
+SELECT ensure_packet_partitions_ahead();
+DO $members$
+DECLARE
+    part regclass;
+BEGIN
+    FOR part IN SELECT d.objid::regclass
+                FROM pg_depend d JOIN pg_inherits h ON h.inhrelid = d.objid
+                WHERE d.classid = 'pg_class'::regclass AND d.deptype = 'e'
+                  AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'traffic_analyzer')
+                  AND h.inhparent = 'raw_packets'::regclass AND d.objid <> 'raw_packets_default'::regclass LOOP
+        EXECUTE format('ALTER EXTENSION traffic_analyzer DROP TABLE %s', part);
+    END LOOP;
+END
+$members$;
+
 -- The database's own upkeep of packet storage, run by the long job every tick (run_jobs): the
--- hourly partitions around now exist (checked cheaply, created when the hour turns), batch ids
--- older than a week are forgotten, and the retention policies are applied. Nothing a client
--- sends creates a partition: a packet of a time without one is stored in raw_packets_default,
--- so however many times a batch claims, the partitions stay those around now (and those a DBA
--- makes with ensure_raw_packet_partitions(), e.g. for an old capture replayed). Returns the
--- partitions created.
+-- hourly partitions around now exist, and those around the newest packet (capped at now: a
+-- capture of another time being replayed gets partitions as it goes); checked cheaply, created
+-- when the hour turns. Then batch ids older than a week are forgotten and the retention policies
+-- applied. Nothing a client sends creates a partition by itself: a packet of a time without one
+-- is stored in raw_packets_default, and the newest packet time only moves forward, so the
+-- partitions made for it are a few hours' at a time, which retention drops as it passes. Returns
+-- the partitions created.
 CREATE FUNCTION maintain_packet_storage() RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = @extschema@, pg_temp
+SET TimeZone = 'UTC'
 AS $fn$
 DECLARE
-    next_hour timestamptz := date_trunc('hour', now()) + interval '1 hour';
-    created   integer := 0;
+    newest  timestamptz := least(now(), (SELECT max(newest_event) FROM window_jobs));
+    -- Hours retention removed are not made again.
+    removed timestamptz := packets_removed_until();
+    created integer := 0;
+    around  timestamptz;
+    moment  timestamptz;
 BEGIN
-    IF NOT EXISTS (SELECT FROM packet_partitions WHERE lo <= now() AND hi > now())
-       OR NOT EXISTS (SELECT FROM packet_partitions WHERE lo <= next_hour AND hi > next_hour) THEN
-        created := ensure_packet_partitions_ahead();
-    END IF;
+    FOREACH around IN ARRAY ARRAY[now(), newest] LOOP
+        CONTINUE WHEN around IS NULL;
+        FOREACH moment IN ARRAY ARRAY[around, around + interval '1 hour'] LOOP
+            CONTINUE WHEN moment < removed;
+            IF NOT EXISTS (SELECT FROM packet_partitions WHERE lo <= moment AND hi > moment) THEN
+                created := created + create_packet_partitions(
+                    greatest(date_trunc('hour', around) - interval '1 hour', removed),
+                    date_trunc('hour', around) + interval '3 hours', interval '1 hour');
+                EXIT;
+            END IF;
+        END LOOP;
+    END LOOP;
     PERFORM prune_ingest_batches();
     PERFORM apply_retention();
     RETURN created;
@@ -308,7 +340,7 @@ END
 $fn$;
 
 COMMENT ON FUNCTION maintain_packet_storage() IS
-    'Hourly partitions around now, old batch ids pruned, retention applied (the long job runs it every tick); returns partitions created';
+    'Hourly partitions around now and around the newest packet, old batch ids pruned, retention applied (the long job runs it every tick); returns partitions created';
 
 -- Window features, one row per window, scope and host. Feature columns arrive with the
 -- feature list (a later version); the keys and prediction columns are fixed here.
@@ -362,13 +394,13 @@ CREATE TABLE window_invalidations (
 );
 
 -- Per window size, the job that maintains it: windows starting before materialized_until are
--- materialized.
+-- materialized. A job writes its rows at its first tick (the sizes are the library's,
+-- window_sizes()), so that pg_dump can keep them (sql/dump.sql).
 CREATE TABLE window_progress (
     window_seconds     integer PRIMARY KEY CHECK (window_seconds > 0),
     job                text NOT NULL REFERENCES window_jobs,
     materialized_until timestamptz
 );
-INSERT INTO window_progress (window_seconds, job) VALUES (5, 'short'), (30, 'long'), (180, 'long');
 
 -- Statement-level, so a COPY of 5,000 packets costs one small insert per job here, not 5,000.
 CREATE FUNCTION record_packet_ranges() RETURNS trigger

@@ -1,5 +1,7 @@
--- traffic_analyzer 0.12.0 -> 0.13.0: hourly packet partitions made at run time (no longer
--- members of the extension), and retention policies applied by the long job (sql/retention.sql).
+-- traffic_analyzer 0.12.0 -> 0.13.0: hourly packet partitions made at run time (ordinary tables,
+-- no longer members of the extension), retention policies applied by the long job
+-- (sql/retention.sql), and pg_dump keeps the jobs' progress and the default partition's packets
+-- (sql/dump.sql).
 \echo Use "ALTER EXTENSION traffic_analyzer UPDATE TO '0.13.0'" to load this file. \quit
 
 DROP FUNCTION maintain_packet_storage();
@@ -8,23 +10,13 @@ DROP FUNCTION ensure_raw_packet_partitions(date[]);
 DROP FUNCTION summarize_packet_ranges(date, date);
 DROP FUNCTION index_closed_packet_partitions(date, date);
 
--- The daily partitions CREATE EXTENSION made are ordinary tables now, like those made at run
--- time: retention drops them, and a dump treats them all alike.
-DO $members$
-DECLARE
-    part regclass;
-BEGIN
-    FOR part IN SELECT d.objid::regclass
-                FROM pg_depend d JOIN pg_inherits h ON h.inhrelid = d.objid
-                WHERE d.classid = 'pg_class'::regclass AND d.deptype = 'e'
-                  AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'traffic_analyzer')
-                  AND h.inhparent = 'raw_packets'::regclass AND d.objid <> 'raw_packets_default'::regclass LOOP
-        EXECUTE format('ALTER EXTENSION traffic_analyzer DROP TABLE %s', part);
-    END LOOP;
-END
-$members$;
-
 COMMENT ON TABLE raw_packets IS 'Captured packets, range-partitioned by event time (ts) into UTC hours';
+
+-- The window sizes the jobs keep, for SQL (retention's check that every size is materialized).
+CREATE FUNCTION "window_sizes"() RETURNS INT[]
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'window_sizes_wrapper';
 
 -- Every raw_packets partition with its event-time bounds, read from the catalog (so partitions
 -- a DBA makes by hand count too); the default partition has none.
@@ -211,25 +203,57 @@ $fn$;
 COMMENT ON FUNCTION ensure_packet_partitions_ahead(integer) IS
     'Creates the hourly raw_packets partitions from the previous hour to hours_ahead hours ahead; returns how many were created';
 
+-- The hours around now, so the first packets need not wait for the scheduler's first tick: made
+-- like those the jobs make, ordinary tables rather than members of the extension (retention drops
+-- them, pg_dump sees them).
+SELECT ensure_packet_partitions_ahead();
+DO $members$
+DECLARE
+    part regclass;
+BEGIN
+    FOR part IN SELECT d.objid::regclass
+                FROM pg_depend d JOIN pg_inherits h ON h.inhrelid = d.objid
+                WHERE d.classid = 'pg_class'::regclass AND d.deptype = 'e'
+                  AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'traffic_analyzer')
+                  AND h.inhparent = 'raw_packets'::regclass AND d.objid <> 'raw_packets_default'::regclass LOOP
+        EXECUTE format('ALTER EXTENSION traffic_analyzer DROP TABLE %s', part);
+    END LOOP;
+END
+$members$;
+
 -- The database's own upkeep of packet storage, run by the long job every tick (run_jobs): the
--- hourly partitions around now exist (checked cheaply, created when the hour turns), batch ids
--- older than a week are forgotten, and the retention policies are applied. Nothing a client
--- sends creates a partition: a packet of a time without one is stored in raw_packets_default,
--- so however many times a batch claims, the partitions stay those around now (and those a DBA
--- makes with ensure_raw_packet_partitions(), e.g. for an old capture replayed). Returns the
--- partitions created.
+-- hourly partitions around now exist, and those around the newest packet (capped at now: a
+-- capture of another time being replayed gets partitions as it goes); checked cheaply, created
+-- when the hour turns. Then batch ids older than a week are forgotten and the retention policies
+-- applied. Nothing a client sends creates a partition by itself: a packet of a time without one
+-- is stored in raw_packets_default, and the newest packet time only moves forward, so the
+-- partitions made for it are a few hours' at a time, which retention drops as it passes. Returns
+-- the partitions created.
 CREATE FUNCTION maintain_packet_storage() RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = @extschema@, pg_temp
+SET TimeZone = 'UTC'
 AS $fn$
 DECLARE
-    next_hour timestamptz := date_trunc('hour', now()) + interval '1 hour';
-    created   integer := 0;
+    newest  timestamptz := least(now(), (SELECT max(newest_event) FROM window_jobs));
+    -- Hours retention removed are not made again.
+    removed timestamptz := packets_removed_until();
+    created integer := 0;
+    around  timestamptz;
+    moment  timestamptz;
 BEGIN
-    IF NOT EXISTS (SELECT FROM packet_partitions WHERE lo <= now() AND hi > now())
-       OR NOT EXISTS (SELECT FROM packet_partitions WHERE lo <= next_hour AND hi > next_hour) THEN
-        created := ensure_packet_partitions_ahead();
-    END IF;
+    FOREACH around IN ARRAY ARRAY[now(), newest] LOOP
+        CONTINUE WHEN around IS NULL;
+        FOREACH moment IN ARRAY ARRAY[around, around + interval '1 hour'] LOOP
+            CONTINUE WHEN moment < removed;
+            IF NOT EXISTS (SELECT FROM packet_partitions WHERE lo <= moment AND hi > moment) THEN
+                created := created + create_packet_partitions(
+                    greatest(date_trunc('hour', around) - interval '1 hour', removed),
+                    date_trunc('hour', around) + interval '3 hours', interval '1 hour');
+                EXIT;
+            END IF;
+        END LOOP;
+    END LOOP;
     PERFORM prune_ingest_batches();
     PERFORM apply_retention();
     RETURN created;
@@ -237,7 +261,7 @@ END
 $fn$;
 
 COMMENT ON FUNCTION maintain_packet_storage() IS
-    'Hourly partitions around now, old batch ids pruned, retention applied (the long job runs it every tick); returns partitions created';
+    'Hourly partitions around now and around the newest packet, old batch ids pruned, retention applied (the long job runs it every tick); returns partitions created';
 
 -- The kinds of data retention applies to, with their defaults (the extension's facts: restored by
 -- CREATE EXTENSION, not by a dump). A DBA's choices are rows of retention_policies.
@@ -321,6 +345,16 @@ CREATE INDEX retention_log_removed_until ON retention_log (data, hi);
 COMMENT ON COLUMN retention_log.removed IS 'The partition dropped, or ''rows''';
 COMMENT ON COLUMN retention_log.rows IS 'Rows removed (a partition: the planner''s estimate, NULL before its first ANALYZE)';
 
+-- The end of the newest packets retention removed: windows that start before it are final (a
+-- late packet there does not make the jobs compute them again from what is left), and hours
+-- before it are not partitioned again.
+CREATE FUNCTION packets_removed_until() RETURNS timestamptz
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = @extschema@, pg_temp
+AS $fn$
+    SELECT max(hi) FROM retention_log WHERE data = 'packets'
+$fn$;
+
 -- Windows behind an alert are kept while the alert is: retention looks them up by window key.
 CREATE INDEX alert_windows_window
     ON alert_windows (window_seconds, window_start, scope, coalesce(host, '0.0.0.0/0'::inet));
@@ -399,8 +433,8 @@ BEGIN
         RETURN 0;
     END IF;
     -- Packets before this are in materialized windows of every size and no pending change record.
-    SELECT CASE WHEN bool_and(materialized_until IS NOT NULL) THEN min(materialized_until) END
-    INTO safe_until FROM window_progress;
+    SELECT CASE WHEN bool_and(p.materialized_until IS NOT NULL) THEN min(p.materialized_until) END
+    INTO safe_until FROM unnest(window_sizes()) AS s (seconds) LEFT JOIN window_progress p ON p.window_seconds = s.seconds;
     IF safe_until IS NOT NULL THEN
         safe_until := least(safe_until, (SELECT min(lo) FROM window_invalidations));
     END IF;
@@ -502,6 +536,7 @@ COMMENT ON VIEW retention_status IS 'Per kind of data: its retention policy, byt
 REVOKE ALL ON FUNCTION set_retention(text, interval, bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION drop_packet_partition(regclass, timestamptz, timestamptz, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION apply_retention() FROM PUBLIC;
+REVOKE ALL ON FUNCTION packets_removed_until() FROM PUBLIC;
 REVOKE ALL ON FUNCTION packet_partition_windowed(regclass, timestamptz, timestamptz, timestamptz) FROM PUBLIC;
 GRANT SELECT ON retention, retention_status, retention_log TO traffic_reader;
 
@@ -516,3 +551,9 @@ GRANT SELECT ON packet_partitions TO traffic_reader;
 SELECT pg_catalog.pg_extension_config_dump('retention_policies', '');
 SELECT pg_catalog.pg_extension_config_dump('retention_log', '');
 SELECT pg_catalog.pg_extension_config_dump('retention_log_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('window_progress', '');
+SELECT pg_catalog.pg_extension_config_dump('raw_packets_default', '');
+SELECT pg_catalog.pg_extension_config_dump('raw_packets_id_seq', '');
+
+-- The jobs write their progress rows at their first tick; rows of no progress are not kept.
+DELETE FROM window_progress WHERE materialized_until IS NULL;

@@ -41,6 +41,12 @@ pub fn run_jobs(job: default!(Option<&str>, "NULL")) -> Result<i64, pgrx::spi::E
     Ok(written)
 }
 
+/// Every window size the jobs keep, seconds, shortest first (traffic_core::jobs).
+#[pg_extern(immutable, parallel_safe)]
+pub fn window_sizes() -> Vec<i32> {
+    jobs::WINDOW_SECONDS.iter().map(|&s| i32::try_from(s).unwrap_or(i32::MAX)).collect()
+}
+
 /// One tick of one job.
 pub fn run_job(job: &str, sizes: &[u32]) -> Result<i64, pgrx::spi::Error> {
     // One tick of a job at a time (the worker and a pg_cron call may overlap): the other skips.
@@ -74,8 +80,9 @@ pub fn run_job(job: &str, sizes: &[u32]) -> Result<i64, pgrx::spi::Error> {
     let written = materialize(&plans, largest, top_k, read_ahead)?;
     for plan in &plans {
         Spi::run_with_args(
-            "UPDATE window_progress SET materialized_until = $2 WHERE window_seconds = $1",
-            &[window_seconds_arg(plan.seconds), timestamptz(plan.closed_until).into()],
+            "INSERT INTO window_progress (window_seconds, job, materialized_until) VALUES ($1, $2, $3)
+             ON CONFLICT (window_seconds) DO UPDATE SET materialized_until = excluded.materialized_until",
+            &[window_seconds_arg(plan.seconds), job.into(), timestamptz(plan.closed_until).into()],
         )?;
     }
     if read_ahead {
@@ -175,7 +182,7 @@ fn advance_watermark(job: &str, ranges: &[Invalidation], largest: u32) -> Result
 /// start before it are final: some of their packets may be gone, so a late packet there (a sensor
 /// back from a long outage) is stored but does not make them be computed again from what is left.
 fn packets_removed_until() -> Result<Option<i64>, pgrx::spi::Error> {
-    Spi::get_one(&format!("SELECT {} FROM retention_log WHERE data = 'packets'", micros_of("max(hi)")))
+    Spi::get_one(&format!("SELECT {}", micros_of("packets_removed_until()")))
 }
 
 /// What one window size needs this tick: spans [lo, hi) of window starts to (re)compute.
@@ -200,7 +207,8 @@ fn plan(
 ) -> Result<Plan, pgrx::spi::Error> {
     let width = micros(i64::from(seconds));
     let until: Option<i64> = Spi::get_one_with_args(
-        &format!("SELECT {} FROM window_progress WHERE window_seconds = $1", micros_of("materialized_until")),
+        // A size's row is written at its job's first tick.
+        &format!("SELECT (SELECT {} FROM window_progress WHERE window_seconds = $1)", micros_of("materialized_until")),
         &[window_seconds_arg(seconds)],
     )?;
     // The first window starting at or after removed_until.

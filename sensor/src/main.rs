@@ -29,6 +29,10 @@ enum Mode {
         /// Replay at N times the original pace (1 = real time); as fast as possible when absent.
         #[arg(long)]
         speed: Option<f64>,
+        /// Stamp the first packet with this time (Unix seconds, or "now") and every other one as
+        /// far after it as in the capture: a capture replayed as live traffic, or as any day.
+        #[arg(long, value_parser = parse_start_at)]
+        start_at: Option<f64>,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
@@ -100,7 +104,9 @@ fn main() -> anyhow::Result<()> {
         Duration::from_millis(cli.out.batch_interval_ms),
     );
     let file_errors = match cli.mode {
-        Mode::Replay { files, speed, quiet } => replay(&files, speed, quiet, &mut pipeline, &stop)?,
+        Mode::Replay { files, speed, start_at, quiet } => {
+            replay(&files, Pace { speed, start_at }, quiet, &mut pipeline, &stop)?
+        }
         Mode::Live { interface, filter, snaplen } => {
             live(&interface, filter.as_deref(), snaplen, &mut pipeline, &stop)?;
             0
@@ -141,10 +147,32 @@ fn output(args: &OutputArgs) -> anyhow::Result<Output> {
     Ok(Output::Front { batches, shipper })
 }
 
+/// `--start-at`: Unix seconds, or "now".
+fn parse_start_at(value: &str) -> Result<f64, String> {
+    if value == "now" {
+        return Ok(std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_err(|e| e.to_string())?
+            .as_secs_f64());
+    }
+    value
+        .parse::<f64>()
+        .ok()
+        .filter(|t| t.is_finite() && *t >= 0.0)
+        .ok_or_else(|| format!("{value:?} is not Unix seconds or \"now\""))
+}
+
+/// When a replayed packet is sent, and the time it is stamped with.
+#[derive(Clone, Copy)]
+struct Pace {
+    speed: Option<f64>,
+    start_at: Option<f64>,
+}
+
 /// Returns the number of files that could not be read to the end.
 fn replay(
     files: &[PathBuf],
-    speed: Option<f64>,
+    pace: Pace,
     quiet: bool,
     pipeline: &mut Pipeline,
     stop: &AtomicBool,
@@ -166,16 +194,16 @@ fn replay(
         if result.is_err() || stop.load(Ordering::Relaxed) {
             return;
         }
-        if let Some(speed) = speed.filter(|s| *s > 0.0) {
-            let first = *first_ts.get_or_insert(s.frame.timestamp);
+        let first = *first_ts.get_or_insert(s.frame.timestamp);
+        if let Some(speed) = pace.speed.filter(|s| *s > 0.0) {
             let due = Duration::from_secs_f64(((s.frame.timestamp - first) / speed).max(0.0));
             if let Some(wait) = due.checked_sub(started.elapsed()) {
                 std::thread::sleep(wait);
             }
         }
         let frame = s.frame;
-        let packet =
-            parse_frame(s.link, &frame.data, frame.wire_len, frame.timestamp, s.interface, &mut pipeline.parse);
+        let timestamp = pace.start_at.map_or(frame.timestamp, |start| start + (frame.timestamp - first));
+        let packet = parse_frame(s.link, &frame.data, frame.wire_len, timestamp, s.interface, &mut pipeline.parse);
         // pcap record header (16 bytes) + captured bytes: close to the file position.
         progress.inc(16 + frame.data.len() as u64);
         result = pipeline.push(packet).and_then(|()| pipeline.tick());
