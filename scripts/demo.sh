@@ -51,8 +51,11 @@ if [ -f "$DEMO_CAPTURE" ]; then
     stem=$(basename "${DEMO_CAPTURE%.*}")
     if [ "$(sql -c "SELECT count(*) FROM raw_packets WHERE interface = 'file:$stem'")" = 0 ]; then
         step "replaying the demo capture $DEMO_CAPTURE through the sensor (HTTPS, the demo sensor's token)"
+        # Stamped as now (--start-at): the dashboard shows it live, and retention, which goes by
+        # capture time, keeps it like today's traffic.
         "$(target_dir)/release/sensor" replay --quiet --name demo --front "https://localhost:$tls_port" \
-            --token "$SENSOR_TOKEN" --ca-file "$TLS_DIR/ca.crt" --spool-dir "$RUN_DIR/sensor-spool" "$DEMO_CAPTURE"
+            --token "$SENSOR_TOKEN" --ca-file "$TLS_DIR/ca.crt" --spool-dir "$RUN_DIR/sensor-spool" \
+            --start-at now "$DEMO_CAPTURE"
     else
         step "demo capture $stem already stored"
     fi
@@ -80,7 +83,7 @@ if [ -f "$DEMO_ATTACK" ]; then
         gunzip -c "$DEMO_ATTACK" > "$RUN_DIR/$stem.pcap"
         "$(target_dir)/release/sensor" replay --quiet --name demo --front "https://localhost:$tls_port" \
             --token "$SENSOR_TOKEN" --ca-file "$TLS_DIR/ca.crt" --spool-dir "$RUN_DIR/sensor-spool" \
-            "$RUN_DIR/$stem.pcap"
+            --start-at now "$RUN_DIR/$stem.pcap"
     fi
     step "alerts raised by the extension (the scheduler scores each window it closes)"
     for _ in $(seq 1 60); do

@@ -100,7 +100,9 @@ CREATE INDEX alert_windows_window
     ON alert_windows (window_seconds, window_start, scope, coalesce(host, '0.0.0.0/0'::inet));
 
 -- Drops one packet partition and logs it; 0 when queries hold it (the next tick tries again,
--- rather than stall the inserts queued behind a waiting DROP).
+-- rather than stall the inserts queued behind a waiting DROP), or when packets arrived in it
+-- while the DROP waited (an insert holding it then commits first: its packets are not windowed
+-- yet, so the DROP is undone).
 CREATE FUNCTION drop_packet_partition(part regclass, lo timestamptz, hi timestamptz, reason text) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = @extschema@, pg_temp
@@ -112,13 +114,17 @@ DECLARE
     part_rows  bigint := (SELECT nullif(c.reltuples, -1)::bigint FROM pg_class c WHERE c.oid = part);
 BEGIN
     EXECUTE format('DROP TABLE %s', part);
+    IF EXISTS (SELECT FROM window_invalidations i
+               WHERE i.lo < drop_packet_partition.hi AND i.hi >= drop_packet_partition.lo) THEN
+        RAISE EXCEPTION 'packets arrived in % while it was being dropped', dropped USING ERRCODE = 'object_in_use';
+    END IF;
     INSERT INTO retention_log (data, reason, removed, lo, hi, rows, bytes)
     VALUES ('packets', drop_packet_partition.reason, dropped, drop_packet_partition.lo, drop_packet_partition.hi,
             part_rows, part_bytes);
     RAISE LOG 'traffic_analyzer retention: dropped % (packets from % to %, % bytes, by %)',
         dropped, drop_packet_partition.lo, drop_packet_partition.hi, part_bytes, drop_packet_partition.reason;
     RETURN 1;
-EXCEPTION WHEN lock_not_available THEN
+EXCEPTION WHEN lock_not_available OR object_in_use THEN
     RETURN 0;
 END
 $fn$;
@@ -184,7 +190,10 @@ BEGIN
         FOR part IN SELECT p.partition, p.lo, p.hi FROM packet_partitions p
                     WHERE p.hi <= reference - policy.keep AND packet_partition_windowed(p.partition, p.lo, p.hi, safe_until)
                     ORDER BY p.lo LOOP
-            removed := removed + drop_packet_partition(part.partition, part.lo, part.hi, 'age');
+            -- Oldest first, and none past one that could not go: what retention removed always
+            -- ends at one time (packets_removed_until), so late packets after it are windowed.
+            EXIT WHEN drop_packet_partition(part.partition, part.lo, part.hi, 'age') = 0;
+            removed := removed + 1;
         END LOOP;
         IF policy.max_bytes IS NOT NULL THEN
             SELECT sum(pg_total_relation_size(p.partition)) INTO total FROM packet_partitions p;
@@ -192,10 +201,9 @@ BEGIN
                         FROM packet_partitions p WHERE packet_partition_windowed(p.partition, p.lo, p.hi, safe_until)
                         ORDER BY p.lo LOOP
                 EXIT WHEN total <= policy.max_bytes;
-                IF drop_packet_partition(part.partition, part.lo, part.hi, 'size') > 0 THEN
-                    total := total - part.bytes;
-                    removed := removed + 1;
-                END IF;
+                EXIT WHEN drop_packet_partition(part.partition, part.lo, part.hi, 'size') = 0;
+                total := total - part.bytes;
+                removed := removed + 1;
             END LOOP;
         END IF;
         cutoff := least(date_trunc('hour', reference - policy.keep), safe_until);
