@@ -383,3 +383,8 @@ pub fn unpack_capture(gz: &std::path::Path, dir: &std::path::Path) -> anyhow::Re
     std::io::copy(&mut reader, &mut std::fs::File::create(&pcap)?)?;
     Ok(pcap)
 }
+
+/// The value of one sample line (`name{labels} value`) of a Prometheus text exposition.
+pub fn metric_sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
+}

@@ -1,13 +1,8 @@
 //! `GET /metrics` through the real front: what it counted itself and what the database knows.
 
-use e2e::{Front, TestDb};
+use e2e::{metric_sample, Front, TestDb};
 use reqwest::StatusCode;
 use serde_json::json;
-
-/// The value of one sample line (`name{labels} value`) of a Prometheus text exposition.
-fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
-}
 
 #[tokio::test]
 async fn metrics_count_packets_rejections_latencies_lag_and_alerts() {
@@ -44,20 +39,20 @@ async fn metrics_count_packets_rejections_latencies_lag_and_alerts() {
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
     let text = response.text().await.unwrap();
-    assert_eq!(sample(&text, "traffic_front_packets_ingested_total"), Some(3.0), "{text}");
-    assert_eq!(sample(&text, "traffic_front_batches_rejected_total{reason=\"malformed\"}"), Some(1.0), "{text}");
-    assert_eq!(sample(&text, "traffic_front_batches_rejected_total{reason=\"invalid\"}"), Some(1.0), "{text}");
+    assert_eq!(metric_sample(&text, "traffic_front_packets_ingested_total"), Some(3.0), "{text}");
+    assert_eq!(metric_sample(&text, "traffic_front_batches_rejected_total{reason=\"malformed\"}"), Some(1.0), "{text}");
+    assert_eq!(metric_sample(&text, "traffic_front_batches_rejected_total{reason=\"invalid\"}"), Some(1.0), "{text}");
     assert_eq!(
-        sample(
+        metric_sample(
             &text,
             "traffic_front_request_duration_seconds_count{route=\"/api/raw_packets/last/{count}\",status=\"200\"}"
         ),
         Some(2.0),
         "one series per route pattern: {text}"
     );
-    assert_eq!(sample(&text, "traffic_alerts{alert_type=\"SYN_Flood\",severity=\"High\"}"), Some(2.0), "{text}");
+    assert_eq!(metric_sample(&text, "traffic_alerts{alert_type=\"SYN_Flood\",severity=\"High\"}"), Some(2.0), "{text}");
     for seconds in [5, 30, 180] {
-        let lag = sample(&text, &format!("traffic_materialization_lag_seconds{{window_seconds=\"{seconds}\"}}"));
+        let lag = metric_sample(&text, &format!("traffic_materialization_lag_seconds{{window_seconds=\"{seconds}\"}}"));
         assert!(lag.is_some_and(|l| l <= 0.0), "{seconds} s windows are materialized past the newest packet: {lag:?}");
     }
 }

@@ -4,7 +4,7 @@
 //! those behind a kept alert) and alerts by age; every removal is in retention_log, and /metrics
 //! says what is kept and what went.
 
-use e2e::{copy_packets, synthetic_packets, Front, TestDb};
+use e2e::{copy_packets, metric_sample, synthetic_packets, Front, TestDb};
 
 /// 2024-01-01 00:00:00 UTC.
 const START: f64 = 1_704_067_200.0;
@@ -28,10 +28,6 @@ async fn log(db: &TestDb) -> Vec<String> {
         .iter()
         .map(|r| r.get("line"))
         .collect()
-}
-
-fn sample(metrics: &str, series: &str) -> Option<f64> {
-    metrics.lines().find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
 }
 
 #[tokio::test]
@@ -134,15 +130,15 @@ async fn retention_removes_what_is_old_or_over_budget_once_its_windows_are_mater
     // What is kept and what went, for Prometheus.
     let front = Front::start(&db.front_url().expect("url"), &[]).await.expect("front");
     let metrics = front.get("/metrics").await.expect("metrics").text().await.expect("text");
-    let dropped = sample(&metrics, "traffic_retention_partitions_dropped{data=\"packets\"}");
+    let dropped = metric_sample(&metrics, "traffic_retention_partitions_dropped{data=\"packets\"}");
     assert_eq!(dropped, Some(6.0), "{metrics}");
-    assert_eq!(sample(&metrics, "traffic_retention_keep_seconds{data=\"packets\"}"), Some(86_400.0));
-    assert_eq!(sample(&metrics, "traffic_retention_max_bytes{data=\"packets\"}"), None, "no budget set now");
-    assert!(sample(&metrics, "traffic_retention_bytes{data=\"windows\"}").is_some_and(|b| b > 0.0));
-    let oldest_window = sample(&metrics, "traffic_retention_oldest_kept_timestamp_seconds{data=\"windows\"}");
+    assert_eq!(metric_sample(&metrics, "traffic_retention_keep_seconds{data=\"packets\"}"), Some(86_400.0));
+    assert_eq!(metric_sample(&metrics, "traffic_retention_max_bytes{data=\"packets\"}"), None, "no budget set now");
+    assert!(metric_sample(&metrics, "traffic_retention_bytes{data=\"windows\"}").is_some_and(|b| b > 0.0));
+    let oldest_window = metric_sample(&metrics, "traffic_retention_oldest_kept_timestamp_seconds{data=\"windows\"}");
     assert!(oldest_window.is_some_and(|t| t >= START + 2.0 * HOUR), "{oldest_window:?}");
     for table in ["raw_packets", "aggregated_features", "detected_alerts", "retention_log"] {
-        let bytes = sample(&metrics, &format!("traffic_table_bytes{{table=\"{table}\"}}"));
+        let bytes = metric_sample(&metrics, &format!("traffic_table_bytes{{table=\"{table}\"}}"));
         assert!(bytes.is_some_and(|b| b > 0.0), "{table}: {bytes:?}");
     }
 }
